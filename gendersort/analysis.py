@@ -1,0 +1,39 @@
+"""Detect, align and classify: from one upright photo to its faces with a probability of 'male' each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from gendersort.align import align_face
+from gendersort.classifier import GenderClassifier
+from gendersort.detector import FaceDetector
+from gendersort.faces import Face
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    face: Face
+    p_male: float
+
+
+class FaceAnalyzer:
+    """The two models together, created once and reused for every photo."""
+
+    def __init__(self, device: str = "auto", threads: int | None = None) -> None:
+        self.detector = FaceDetector(device=device, threads=threads)
+        self.classifier = GenderClassifier(device=device, threads=threads)
+
+    def chips(self, image: Image.Image, faces: list[Face]) -> np.ndarray:
+        size = self.classifier.geometry.size
+        if not faces:
+            return np.zeros((0, size, size, 3), np.uint8)
+        return np.stack([np.asarray(align_face(image, face, self.classifier.geometry)) for face in faces])
+
+    def analyze(self, image: Image.Image) -> list[FaceResult]:
+        """Every face in an upright RGB image, largest first, with its probability of 'male'."""
+        faces = self.detector.detect(image)
+        p_male = self.classifier.p_male(self.chips(image, faces))
+        return [FaceResult(face, float(p)) for face, p in zip(faces, p_male)]

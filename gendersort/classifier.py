@@ -1,0 +1,35 @@
+"""The gender classifier: aligned uint8 chips in, probability of 'male' out, via onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gendersort.align import ChipGeometry
+from gendersort.labels import LABELS
+from gendersort.onnx_model import MODELS_DIR, OnnxModel
+
+CLASSIFIER_PATH = MODELS_DIR / "gender.onnx"
+
+
+class GenderClassifier:
+    """Reads its contract (chip geometry, label order, version) from the model's own metadata."""
+
+    def __init__(self, device: str = "auto", threads: int | None = None,
+                 model_path: Path = CLASSIFIER_PATH) -> None:
+        self.model = OnnxModel(model_path, device=device, threads=threads)
+        meta = self.model.metadata
+        labels = tuple(json.loads(meta["labels"]))
+        if set(labels) != set(LABELS):
+            raise ValueError(f"{model_path} predicts {labels}, not {LABELS}")
+        self.male_index = labels.index("male")
+        self.geometry = ChipGeometry(**json.loads(meta["chip_geometry"]))
+        self.version = meta.get("model_version", "unknown")
+
+    def p_male(self, chips: np.ndarray) -> np.ndarray:
+        """Probability of 'male' for a (N, S, S, 3) uint8 batch of aligned chips."""
+        if len(chips) == 0:
+            return np.zeros(0, np.float32)
+        return self.model.run(np.ascontiguousarray(chips, dtype=np.uint8))[0][:, self.male_index]

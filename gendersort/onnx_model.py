@@ -1,0 +1,53 @@
+"""onnxruntime sessions behind one small interface, with the metadata written at export time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The asked-for device cannot run the models (e.g. cuda without onnxruntime-gpu)."""
+
+
+def providers_for(device: str) -> list[str]:
+    """Execution providers for a device name; cuda never falls back to CPU silently."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    available = ort.get_available_providers()
+    has_cuda = "CUDAExecutionProvider" in available
+    if device == "cuda" and not has_cuda:
+        raise DeviceUnavailableError(
+            "--device cuda was asked for, but onnxruntime offers only "
+            f"{', '.join(available)}; install the gpu extra (onnxruntime-gpu, without onnxruntime)"
+        )
+    if device == "cuda" or (device == "auto" and has_cuda):
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxModel:
+    """One inference session, created once, and the model's metadata (its contract with the runtime)."""
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None) -> None:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {self.input_name: batch})

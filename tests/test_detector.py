@@ -1,0 +1,90 @@
+"""The face stage on real photos: where faces are, what EXIF does, and what must give no face."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gendersort.imaging import load_upright
+from tests.conftest import ASTRONAUT_FACE_CENTRE, FIXTURES, needs_shared
+
+
+def box_centre(face) -> tuple[float, float]:
+    return (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+
+
+def test_astronaut_has_one_face_where_it_is(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    cx, cy = box_centre(faces[0])
+    assert abs(cx - ASTRONAUT_FACE_CENTRE[0]) < 15 and abs(cy - ASTRONAUT_FACE_CENTRE[1]) < 15
+    assert 80 < faces[0].width < 130
+    left_eye, right_eye = faces[0].keypoints[:2]
+    assert left_eye[0] < right_eye[0], "keypoint 0 is the eye on the image's left"
+    assert faces[0].keypoints[3][1] > left_eye[1], "the mouth lies below the eyes"
+
+
+def test_cameraman_in_profile_is_found():
+    from gendersort.detector import FaceDetector
+
+    faces = FaceDetector(device="cpu").detect(load_upright(FIXTURES / "camera.png"))
+    assert len(faces) == 1
+    cx, cy = box_centre(faces[0])
+    assert 200 < cx < 280 and 120 < cy < 200
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.png"])
+def test_photos_without_people_give_no_face(detector, name):
+    assert detector.detect(load_upright(FIXTURES / name)) == []
+
+
+def test_blank_and_noise_give_no_face(detector):
+    rng = np.random.default_rng(0)
+    assert detector.detect(Image.new("RGB", (640, 480), (128, 128, 128))) == []
+    assert detector.detect(Image.new("RGB", (64, 64))) == []
+    noise = Image.fromarray(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    assert detector.detect(noise) == []
+
+
+@pytest.mark.parametrize(("orientation", "stored_transpose"), [
+    (6, Image.Transpose.ROTATE_90),
+    (8, Image.Transpose.ROTATE_270),
+    (3, Image.Transpose.ROTATE_180),
+])
+def test_exif_orientation_gives_upright_coordinates(detector, astronaut, tmp_path, orientation,
+                                                    stored_transpose):
+    upright_face = detector.detect(astronaut)[0]
+    stored = astronaut.transpose(stored_transpose)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"orientation{orientation}.jpg"
+    stored.save(path, quality=95, exif=exif)
+    image = load_upright(path)
+    assert image.size == astronaut.size
+    faces = detector.detect(image)
+    assert len(faces) == 1
+    assert np.allclose(faces[0].box, upright_face.box, atol=6)
+
+
+def test_small_faces_in_a_large_photo_need_the_tiles(astronaut):
+    """A 40 px face in a 2400 px photo: found with tiles, missed by the whole-photo views alone."""
+    from gendersort.detector import FaceDetector
+
+    face_area = astronaut.crop((150, 40, 300, 200)).resize((75, 80))
+    canvas = Image.new("RGB", (2400, 1600), (90, 110, 90))
+    canvas.paste(face_area, (1700, 300))
+    tiled = FaceDetector(device="cpu").detect(canvas)
+    untiled = FaceDetector(device="cpu", tile_grid=1).detect(canvas)
+    assert len(tiled) == 1 and abs(box_centre(tiled[0])[0] - 1737) < 20
+    assert untiled == []
+
+
+def test_tight_crop_is_found_thanks_to_padding(detector, astronaut):
+    crop = astronaut.crop((180, 70, 270, 180))
+    assert len(detector.detect(crop)) == 1
+
+
+def test_dogs_photo_has_no_face(detector):
+    path = needs_shared("dlib-faces", "dogs.jpg")
+    assert detector.detect(load_upright(path)) == []
