@@ -44,7 +44,7 @@ def crop_detection_rate(paths: list[Path], options: dict, workers: int) -> tuple
     """Share of images with at least one face, and the paths with none."""
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options,)) as pool:
         counts = list(pool.map(_count_faces, paths, chunksize=64))
-    missed = [path for path, count in zip(paths, counts) if count == 0]
+    missed = [path for path, count in zip(paths, counts, strict=True) if count == 0]
     return 1 - len(missed) / len(paths), missed
 
 
@@ -60,20 +60,40 @@ def annotated_boxes(folder: Path) -> dict[str, np.ndarray]:
     return {name: np.array(value) for name, value in boxes.items()}
 
 
+def match_counts(detector: FaceDetector, image: Image.Image, truth: np.ndarray) -> tuple[int, int]:
+    """Annotated faces found (IoU >= 0.3) and found boxes matching no annotated face."""
+    found = np.array([face.box for face in detector.detect(image)]).reshape(-1, 4)
+    matched = sum(bool(found.size) and iou(box, found).max() >= IOU_MATCH for box in truth)
+    unmatched = sum(bool(truth.size) and iou(box, truth).max() < IOU_MATCH for box in found)
+    return matched, unmatched
+
+
 def group_photo_recall(folder: Path, detector: FaceDetector) -> None:
     found_total = annotated_total = false_positives = 0
     for name, truth in sorted(annotated_boxes(folder).items()):
-        faces = detector.detect(load_upright(folder / name))
-        found = np.array([face.box for face in faces]).reshape(-1, 4)
-        matched = [bool(found.size) and iou(box, found).max() >= IOU_MATCH for box in truth]
-        unmatched = [bool(truth.size) and iou(box, truth).max() < IOU_MATCH for box in found]
-        found_total += sum(matched)
+        matched, unmatched = match_counts(detector, load_upright(folder / name), truth)
+        found_total += matched
         annotated_total += len(truth)
-        false_positives += sum(unmatched)
-        print(f"  {name}: {sum(matched)}/{len(truth)} annotated faces found, {sum(unmatched)} other boxes")
+        false_positives += unmatched
+        print(f"  {name}: {matched}/{len(truth)} annotated faces found, {unmatched} other boxes")
     print(f"dlib-faces recall: {found_total}/{annotated_total} faces, {false_positives} false positives")
     for name in ("dogs.jpg", "bald_guys.jpg", "Tom_Cruise_avp_2014_4.jpg"):
         print(f"  {name}: {len(detector.detect(load_upright(folder / name)))} faces")
+
+
+def threshold_sweep(folder: Path) -> None:
+    """How the score threshold and the tiles trade recall against false positives on group photos."""
+    truth = annotated_boxes(folder)
+    images = {name: load_upright(folder / name) for name in [*truth, "dogs.jpg"]}
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for grid in (1, 2):
+            detector = FaceDetector(device="cpu", score_threshold=threshold, tile_grid=grid)
+            counts = np.array([match_counts(detector, images[name], boxes)
+                               for name, boxes in truth.items()])
+            dogs = len(detector.detect(images["dogs.jpg"]))
+            annotated = sum(map(len, truth.values()))
+            print(f"  threshold {threshold} tiles {grid}x{grid}: {counts[:, 0].sum()}/{annotated} found"
+                  f", {counts[:, 1].sum()} false positives, {dogs} on dogs.jpg")
 
 
 def ms_per_image(detector: FaceDetector, image: Image.Image, repeats: int = 10) -> float:
@@ -103,12 +123,17 @@ def main() -> None:
     parser.add_argument("--pad-fraction", type=float, default=None)
     parser.add_argument("--tile-grid", type=int, default=None)
     parser.add_argument("--show-missed", type=int, default=5)
+    parser.add_argument("--sweep", action="store_true", help="only the threshold sweep on group photos")
     args = parser.parse_args()
     options = {key: value for key, value in (("score_threshold", args.score_threshold),
                                              ("pad_fraction", args.pad_fraction),
                                              ("tile_grid", args.tile_grid)) if value is not None}
     print(f"options: {options or 'defaults'}")
-    for name, pattern in (("celeba-gender/val", "celeba-gender/val/*/*.jpg"), ("utkface64", "utkface64/*/*.jpg")):
+    if args.sweep:
+        threshold_sweep(SHARED / "dlib-faces")
+        return
+    crop_sets = (("celeba-gender/val", "celeba-gender/val/*/*.jpg"), ("utkface64", "utkface64/*/*.jpg"))
+    for name, pattern in crop_sets:
         paths = sorted(SHARED.glob(pattern))
         if args.limit:
             paths = paths[:: max(1, len(paths) // args.limit)][: args.limit]

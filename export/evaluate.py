@@ -64,7 +64,8 @@ def score(items: list[dict], p_male: np.ndarray) -> dict:
     scores = np.where(found, p_male, np.where(truth, 0.0, 1.0))
     metrics = classification_metrics(truth, predicted, scores)
     metrics["no_face"] = int((~found).sum())
-    metrics["accuracy_on_found_faces"] = float(np.mean(predicted[found] == truth[found])) if found.any() else 0.0
+    on_found = predicted[found] == truth[found]
+    metrics["accuracy_on_found_faces"] = float(on_found.mean()) if found.any() else 0.0
     return metrics
 
 
@@ -74,7 +75,7 @@ def grouped(items: list[dict], p_male: np.ndarray) -> dict:
     races = np.array([item["race"] for item in items])
 
     def subset(mask: np.ndarray) -> dict:
-        return score([item for item, keep in zip(items, mask) if keep], p_male[mask])
+        return score([item for item, keep in zip(items, mask, strict=True) if keep], p_male[mask])
 
     adults = ages >= 18
     return {

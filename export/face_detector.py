@@ -83,7 +83,7 @@ def wrap_graph(model: onnx.ModelProto, licence_text: str) -> onnx.ModelProto:
             anchors = INPUT_SIZE // 4 * INPUT_SIZE // 4
             shape[:2] = [-1, anchors]
             init.CopyFrom(numpy_helper.from_array(shape.astype(np.int64), init.name))
-    for output, name in zip(graph.output, ("regressors", "scores")):
+    for output, name in zip(graph.output, ("regressors", "scores"), strict=True):
         old = output.name
         for node in graph.node:
             node.output[:] = [name if out == old else out for out in node.output]

@@ -91,7 +91,8 @@ def datasets(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.nda
         .shuffle(len(train[1]), seed=seed, reshuffle_each_iteration=True)
         .map(lambda x, y: (recompress(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size, drop_remainder=True)
-        .map(lambda x, y: (augment_batch(tf.cast(x, tf.float32), rotate), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda x, y: (augment_batch(tf.cast(x, tf.float32), rotate), y),
+             num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(2)
     )
     val_ds = (tf.data.Dataset.from_tensor_slices((val[0], one_hot[val[1]]))

@@ -36,4 +36,11 @@ class FaceAnalyzer:
         """Every face in an upright RGB image, largest first, with its probability of 'male'."""
         faces = self.detector.detect(image)
         p_male = self.classifier.p_male(self.chips(image, faces))
-        return [FaceResult(face, float(p)) for face, p in zip(faces, p_male)]
+        return [FaceResult(face, float(p)) for face, p in zip(faces, p_male, strict=True)]
+
+    def p_male_per_image(self, chip_sets: list[np.ndarray]) -> list[np.ndarray]:
+        """Classify the chips of several photos in one onnxruntime batch; one array of p_male per photo."""
+        if not chip_sets:
+            return []
+        p_male = self.classifier.p_male(np.concatenate(chip_sets))
+        return np.split(p_male, np.cumsum([len(chips) for chips in chip_sets])[:-1])

@@ -17,12 +17,12 @@ from PIL import Image
 
 from gendersort.align import similarity_matrix, warp
 from gendersort.faces import Face
-from gendersort.nms import weighted_nms
+from gendersort.nms import iou, weighted_nms
 from gendersort.onnx_model import MODELS_DIR, OnnxModel
 
 DETECTOR_PATH = MODELS_DIR / "face_detector.onnx"
 # Measured defaults (README, "Face detection"): see benchmarks/detection_rate.py.
-SCORE_THRESHOLD = 0.5
+SCORE_THRESHOLD = 0.4
 MIN_FACE_SIZE = 12.0
 PAD_FRACTION = 0.5
 TILE_ABOVE = 400
@@ -34,6 +34,7 @@ RAW_SCORE_LIMIT = 80.0
 CONFIRM_BELOW = 0.6
 CONFIRM_FACE_SHARE = 0.45
 CONFIRM_THRESHOLD = 0.3
+CONFIRM_IOU = 0.4
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ class FaceDetector:
         meta = self.model.metadata
         self.input_size = int(meta["input_size"])
         self.keypoint_names: list[str] = json.loads(meta["keypoints"])
-        self.anchors = anchor_centres(self.input_size, int(meta["anchor_stride"]), float(meta["anchor_offset"]))
+        self.anchors = anchor_centres(self.input_size, int(meta["anchor_stride"]),
+                                      float(meta["anchor_offset"]))
         self.score_threshold = score_threshold
         self.min_face_size = min_face_size
         self.pad_fraction = pad_fraction
@@ -121,29 +123,29 @@ class FaceDetector:
         return self.confirm(image, self.decode(views, regressors, scores))
 
     def confirm(self, image: Image.Image, faces: list[Face]) -> list[Face]:
-        """Keep uncertain faces only if the detector finds them again, upright and centred."""
+        """Keep uncertain faces only if the detector finds them again on an upright crop centred on them."""
         doubtful = [face for face in faces if face.score < CONFIRM_BELOW]
         if not doubtful:
             return faces
         size = self.input_size
-        crops = np.stack([np.asarray(warp(image, upright_view_matrix(face, size), size)) for face in doubtful])
-        regressors, logits = self.model.run(crops)
-        rejected = set()
-        for index, (face, regs, face_logits) in enumerate(zip(doubtful, regressors, logits)):
-            again = self.decode([View(0, 0, size)], regs[None], face_logits[None], CONFIRM_THRESHOLD)
-            if not any(abs(f.box[0] + f.box[2] - size) < f.width and abs(f.box[1] + f.box[3] - size) < f.height
-                       for f in again):
-                rejected.add(index)
-        kept_ids = {id(face) for index, face in enumerate(doubtful) if index not in rejected}
-        return [face for face in faces if face.score >= CONFIRM_BELOW or id(face) in kept_ids]
+        crops = [np.asarray(warp(image, upright_view_matrix(face, size), size)) for face in doubtful]
+        regressors, logits = self.model.run(np.stack(crops))
+        whole_crop = [View(0, 0, size)]
+        refuted = set()
+        for face, face_regs, face_logits in zip(doubtful, regressors, logits, strict=True):
+            again = self.decode(whole_crop, face_regs[None], face_logits[None], CONFIRM_THRESHOLD)
+            if not any(is_same_face(found, face, size) for found in again):
+                refuted.add(id(face))
+        return [face for face in faces if id(face) not in refuted]
 
     def decode(self, views: list[View], regressors: np.ndarray, logits: np.ndarray,
                threshold: float | None = None) -> list[Face]:
         """Turn raw outputs of all views into blended faces in photo pixels."""
         threshold = self.score_threshold if threshold is None else threshold
         boxes, keypoints, scores = [], [], []
-        for view, view_regs, view_logits in zip(views, regressors, logits):
-            probability = 1 / (1 + np.exp(-np.clip(view_logits[:, 0], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+        for view, view_regs, view_logits in zip(views, regressors, logits, strict=True):
+            logit = np.clip(view_logits[:, 0], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
+            probability = 1 / (1 + np.exp(-logit))
             keep = np.flatnonzero(probability > threshold)
             if keep.size == 0:
                 continue
@@ -155,7 +157,7 @@ class FaceDetector:
             view_boxes += np.tile(origin, 2)
             view_points = (relative[:, 2:] + self.anchors[keep][:, None, :]) * view.side + origin
             margin = 0.02 * view.side
-            for box, pts, score in zip(view_boxes, view_points, probability[keep]):
+            for box, pts, score in zip(view_boxes, view_points, probability[keep], strict=True):
                 if view.contains_edge_cut(box, margin):
                     continue
                 boxes.append(box)
@@ -168,6 +170,14 @@ class FaceDetector:
         faces = [face for face in faces
                  if min(face.width, face.height) >= self.min_face_size]
         return sorted(faces, key=lambda face: face.area, reverse=True)
+
+
+def is_same_face(found: Face, candidate: Face, size: int) -> bool:
+    """Whether a face found on the second look is the candidate itself (centred, the expected size)."""
+    scale = CONFIRM_FACE_SHARE * size / max(candidate.width, candidate.height)
+    half_w, half_h = candidate.width * scale / 2, candidate.height * scale / 2
+    expected = np.array([size / 2 - half_w, size / 2 - half_h, size / 2 + half_w, size / 2 + half_h])
+    return float(iou(expected, np.array([found.box]))[0]) >= CONFIRM_IOU
 
 
 def upright_view_matrix(face: Face, size: int) -> np.ndarray:
@@ -184,5 +194,6 @@ def upright_view_matrix(face: Face, size: int) -> np.ndarray:
 def anchor_centres(input_size: int, stride: int, offset: float) -> np.ndarray:
     """MediaPipe's SSD anchors for the full-range model: one per cell of a (size/stride)^2 grid."""
     cells = input_size // stride
-    ys, xs = np.meshgrid((np.arange(cells) + offset) / cells, (np.arange(cells) + offset) / cells, indexing="ij")
+    steps = (np.arange(cells) + offset) / cells
+    ys, xs = np.meshgrid(steps, steps, indexing="ij")
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)

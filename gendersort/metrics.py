@@ -42,6 +42,6 @@ def roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:
     boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(scores)]])
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         ranks[order[start:end]] = (start + end + 1) / 2
     return float((ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives))

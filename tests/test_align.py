@@ -42,7 +42,7 @@ def test_eyes_land_where_the_geometry_says():
 def test_matrix_maps_eye_targets_onto_the_eyes():
     left, right = np.array([10.0, 50.0]), np.array([60.0, 20.0])
     matrix = chip_to_image_matrix(synthetic_face(left, right))
-    for target, eye in zip(eye_targets(), (left, right)):
+    for target, eye in zip(eye_targets(), (left, right), strict=True):
         assert np.allclose(matrix @ np.append(target, 1.0), eye)
 
 

@@ -88,3 +88,15 @@ def test_tight_crop_is_found_thanks_to_padding(detector, astronaut):
 def test_dogs_photo_has_no_face(detector):
     path = needs_shared("dlib-faces", "dogs.jpg")
     assert detector.detect(load_upright(path)) == []
+
+
+def test_two_photos_side_by_side_give_two_faces_not_duplicates(detector, astronaut):
+    """Tiles cut the wide photo; each face must come back once, where it is."""
+    camera = load_upright(FIXTURES / "camera.png")
+    pair = Image.new("RGB", (1024, 512))
+    pair.paste(astronaut, (0, 0))
+    pair.paste(camera, (512, 0))
+    faces = detector.detect(pair)
+    assert len(faces) == 2
+    centres = sorted(box_centre(face)[0] for face in faces)
+    assert abs(centres[0] - ASTRONAUT_FACE_CENTRE[0]) < 15 and 700 < centres[1] < 790

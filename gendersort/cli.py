@@ -1,0 +1,331 @@
+"""The `gendersort` command: a thin typer layer over gendersort.api. Each command is one function below.
+
+Exit codes: 0 every file processed; 1 usage or fatal error (nothing or not everything was done);
+2 finished, but some files could not be read (they are listed, and have status "error").
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import onnxruntime
+import typer
+from PIL import features
+from tqdm import tqdm
+from typer.core import TyperGroup
+
+from gendersort import __version__
+from gendersort.analysis import FaceAnalyzer
+from gendersort.api import classify_files, shared_analyzer
+from gendersort.decode import HEIF_HINT, heif_supported
+from gendersort.errors import FatalError
+from gendersort.evaluation import Evaluation, labelled_results
+from gendersort.files import check_paths_exist, find_images
+from gendersort.onnx_model import DEVICES, DeviceUnavailableError
+from gendersort.results import ERROR, FACE_MODES, Tally
+from gendersort.resume import finished_rows, unfinished
+from gendersort.sentences import describe
+from gendersort.sorting import LEFT, SortJob
+from gendersort.writers import FORMATS, open_results, output_format
+
+try:  # recent typer releases bundle their own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:
+    from click.exceptions import UsageError
+
+EXIT_OK, EXIT_FATAL, EXIT_FILE_ERRORS = 0, 1, 2
+T = TypeVar("T")
+
+
+class Commands(TyperGroup):
+    """Makes a bad command line exit 1, as documented (click's own code for it, 2, means 'finished with
+    per-file errors' here), and shows fatal errors as one line instead of a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with usage_errors_exit_1():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with usage_errors_exit_1():
+            try:
+                return super().invoke(ctx)
+            except BrokenPipeError:
+                raise  # the reader went away (| head): typer exits quietly
+            except (FatalError, DeviceUnavailableError, OSError) as error:
+                typer.echo(f"gendersort: error: {error}", err=True)
+                raise typer.Exit(EXIT_FATAL) from None
+
+
+@contextmanager
+def usage_errors_exit_1() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as error:
+        error.exit_code = EXIT_FATAL
+        raise
+
+
+app = typer.Typer(
+    cls=Commands, no_args_is_help=True, add_completion=False,
+    help="Tell, for every photo in a folder tree, whether the face in it is male or female.",
+    epilog="Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors.",
+)
+
+Device = Enum("Device", {name: name for name in DEVICES}, type=str)
+FaceMode = Enum("FaceMode", {name: name for name in FACE_MODES}, type=str)
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)
+DeviceOption = Annotated[Device, typer.Option(help="Where the models run; cuda never falls back to CPU.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, notes or summary.")]
+MinConfidence = Annotated[float, typer.Option(
+    min=0.0, max=1.0, help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
+Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Faces sent through the classifier together.")]
+AUTO, LARGEST = Device("auto"), FaceMode("largest")
+
+
+def load_models(device: Device, quiet: bool) -> FaceAnalyzer:
+    """The models on the asked-for device, saying which execution provider was chosen."""
+    analyzer = shared_analyzer(device.value)
+    note_device(analyzer, device, quiet)
+    return analyzer
+
+
+def note_device(analyzer: FaceAnalyzer, device: Device, quiet: bool) -> None:
+    note(f"device {device.value}: {analyzer.classifier.model.provider}", quiet)
+
+
+def note(message: str, quiet: bool) -> None:
+    if not quiet:
+        tqdm.write(message, file=sys.stderr)
+
+
+def progress(items: Iterable[T], quiet: bool, unit: str = "photo") -> Iterator[T]:
+    """A progress bar on stderr, only for a person at a terminal."""
+    return iter(tqdm(items, unit=unit, file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
+                     dynamic_ncols=True))
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="Photos and folders to classify.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", help="results.csv, results.jsonl, or - (stdout).")] = "-",
+    fmt: Annotated[Format | None, typer.Option("--format", help="Overrides --out's suffix.")] = None,
+    faces: Annotated[FaceMode, typer.Option(help="largest: a row per photo; all: a row per face.")] = LARGEST,
+    min_confidence: MinConfidence = 0.0,
+    recursive: Recursive = True,
+    resume: Annotated[bool, typer.Option(help="Keep rows of --out for unchanged files.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    batch_size: BatchSize = 32,
+    device: DeviceOption = AUTO,
+    quiet: QuietOption = False,
+) -> None:
+    """Classify every photo in the given files and folders: a row each (path, status, label, p_male, ...).
+
+    Example: gendersort classify ./photos --out results.csv
+    """
+    found = find_images(paths, recursive=recursive)
+    out_format = output_format(out, fmt and fmt.value)
+    analyzer = load_models(device, quiet)
+    tally = Tally()
+    finished = partial(finished_rows, model_version=analyzer.classifier.version)
+    with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished) as (writer, kept):
+        if kept:
+            note(f"{len({row['path'] for row in kept})} files already done in {out}", quiet)
+        results = classify_files(unfinished(found, kept), analyzer=analyzer, faces=faces.value,
+                                 min_confidence=min_confidence, batch_size=batch_size)
+        for result in progress(results, quiet):
+            writer.write(result.rows())
+            tally.add(result)
+            if result.status == ERROR:
+                note(f"{result.path}: {result.error}", quiet)
+    note(tally.summary(), quiet)
+    raise typer.Exit(EXIT_FILE_ERRORS if tally.errors else EXIT_OK)
+
+
+@app.command()
+def sort(
+    src: Annotated[Path, typer.Argument(help="Folder of photos to sort.", show_default=False)],
+    dest: Annotated[Path, typer.Argument(help="Gets male/, female/ and unknown/.", show_default=False)],
+    copy: Annotated[bool, typer.Option("--copy", help="Copy the photos (the default).")] = False,
+    move: Annotated[bool, typer.Option("--move", help="Move them (verified copy across disks).")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Make symbolic links to them.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen, do nothing.")] = False,
+    flatten: Annotated[bool, typer.Option(help="Do not keep the sub-folders of SRC.")] = False,
+    manifest: Annotated[Path | None, typer.Option(
+        help="Manifest CSV (default: DEST/gendersort-manifest.csv).", show_default=False)] = None,
+    min_confidence: MinConfidence = 0.0,
+    recursive: Recursive = True,
+    batch_size: BatchSize = 32,
+    device: DeviceOption = AUTO,
+    quiet: QuietOption = False,
+) -> None:
+    """Copy (or move, or link) photos into DEST/male, DEST/female and DEST/unknown; never overwrite.
+
+    Unreadable files stay where they are and are listed. Rerunning finishes an interrupted sort.
+
+    Example: gendersort sort ./photos ./sorted --move
+    """
+    if copy + move + link > 1:
+        raise typer.BadParameter("choose one of --copy, --move and --link")
+    mode = "move" if move else "link" if link else "copy"
+    job = SortJob(src, dest, mode=mode, dry_run=dry_run, flatten=flatten, recursive=recursive,
+                  min_confidence=min_confidence, batch_size=batch_size, manifest=manifest,
+                  device=device.value)
+    note_device(job.analyzer, device, quiet)
+    counts: Counter[str] = Counter()
+    for placement in progress(job.run(), quiet):
+        counts[placement.label if placement.destination else LEFT] += 1
+        if placement.destination is None:
+            note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
+        elif dry_run:
+            typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
+    folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    note(f"{sum(counts.values())} files: {folders or 'nothing to do'}; "
+         f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
+    raise typer.Exit(EXIT_FILE_ERRORS if counts[LEFT] else EXIT_OK)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(
+        metavar="IMAGE", help="Photos (or folders) to look at.", show_default=False)],
+    min_confidence: MinConfidence = 0.0,
+    device: DeviceOption = AUTO,
+    quiet: QuietOption = False,
+) -> None:
+    """Say in a sentence, for every face, whether it is a man or a woman and how sure that is.
+
+    Example: gendersort predict photo.jpg  ->  photo.jpg: it is very likely a man (98.7%)
+    """
+    found = find_images(images)
+    errors = 0
+    results = classify_files(found, faces="all", min_confidence=min_confidence,
+                             analyzer=load_models(device, quiet))
+    for result in results:
+        errors += result.status == ERROR
+        for sentence in describe(result):
+            typer.echo(sentence)
+    raise typer.Exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
+
+
+@app.command()
+def evaluate(
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/...", show_default=False)],
+    misclassified: Annotated[Path | None, typer.Option(
+        help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Also write an HTML report: confusion matrix, figures, the misclassified photos.",
+        show_default=False)] = None,
+    batch_size: BatchSize = 32,
+    device: DeviceOption = AUTO,
+    quiet: QuietOption = False,
+) -> None:
+    """Measure accuracy on a labelled tree: metrics, confusion matrix, misclassified files.
+
+    Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
+    """
+    check_paths_exist([directory])
+    analyzer = load_models(device, quiet)
+    labelled = list(progress(labelled_results(directory, analyzer=analyzer, batch_size=batch_size), quiet))
+    evaluation = Evaluation.of(labelled)
+    typer.echo(evaluation_report(evaluation))
+    if misclassified:
+        evaluation.write_misclassified(misclassified)
+    if report:
+        from gendersort.report import EvaluationSummary, write_report
+
+        rows = [row for _, result in labelled for row in result.rows()]
+        truth = {miss.path: miss.truth for miss in evaluation.misclassified}
+        wrong = [row | {"truth": truth[row["path"]]} for row in rows if row["path"] in truth]
+        write_report(rows, report, evaluation=EvaluationSummary(evaluation.metrics, wrong))
+        note(f"wrote {report}", quiet)
+    raise typer.Exit(EXIT_FILE_ERRORS if evaluation.errors else EXIT_OK)
+
+
+def evaluation_report(evaluation: Evaluation) -> str:
+    metrics = evaluation.metrics
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    lines = [
+        f"photos with a face: {metrics['n']} (no face: {len(evaluation.no_face)}, "
+        f"unreadable: {len(evaluation.errors)})",
+        *(f"{name:<18} {metrics[key]:.4f}" for name, key in (
+            ("accuracy", "accuracy"), ("precision (male)", "precision"), ("recall (male)", "recall"),
+            ("F1 (male)", "f1"), ("balanced accuracy", "balanced_accuracy"), ("ROC AUC", "roc_auc"))),
+        "confusion matrix (rows: truth, columns: predicted)",
+        f"{'':>10} {'female':>8} {'male':>8}",
+        f"{'female':>10} {tn:>8} {fp:>8}",
+        f"{'male':>10} {fn:>8} {tp:>8}",
+        f"misclassified: {len(evaluation.misclassified)}",
+        *(f"  {miss.path}: {miss.truth}, predicted {miss.predicted} (p_male {miss.p_male:.4f})"
+          for miss in evaluation.misclassified),
+        *(f"  unreadable: {path}: {error}" for path, error in evaluation.errors),
+    ]
+    return "\n".join(lines)
+
+
+@app.command()
+def info(device: DeviceOption = AUTO) -> None:
+    """Show the models, their input sizes, and the execution providers available and chosen.
+
+    Example: gendersort info --device cuda
+    """
+    analyzer = shared_analyzer(device.value)
+    detector, classifier = analyzer.detector, analyzer.classifier
+    size = classifier.geometry.size
+    lines = [
+        f"gendersort {__version__}, onnxruntime {onnxruntime.__version__}",
+        f"face detector: {detector.model.path.name}, input {detector.input_size}x{detector.input_size}",
+        f"gender classifier: {classifier.model.path.name}, version {classifier.version}, input {size}x{size}",
+        f"execution providers available: {', '.join(onnxruntime.get_available_providers())}",
+        f"device {device.value}: {', '.join(classifier.model.session.get_providers())}",
+        f"HEIC/HEIF: {'yes' if heif_supported() else 'no; ' + HEIF_HINT}",
+        f"AVIF: {'yes' if features.check('avif') else 'no'}",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A results CSV or JSONL written by classify.",
+                                            show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    thumb_size: Annotated[int, typer.Option(min=32, max=512, help="Thumbnail side in pixels.")] = 160,
+    quiet: QuietOption = False,
+) -> None:
+    """Write one self-contained HTML page of a run: a card per photo, filters, least confident first.
+
+    Example: gendersort report results.csv --out report.html
+    """
+    from gendersort.report import write_report
+
+    check_paths_exist([results])
+    summary = write_report(results, out, thumb_size=thumb_size)
+    note(f"{out}: {summary.rows} rows, {summary.images} photos, "
+         f"{summary.unreadable_images} without a preview", quiet)
+
+
+@app.command()
+def view(
+    path: Annotated[Path | None, typer.Argument(help="A photo or a folder to open first.",
+                                                show_default=False)] = None,
+    device: DeviceOption = AUTO,
+) -> None:
+    """Open a window to look at photos: face boxes, a sentence per face; arrow keys step, o opens.
+
+    Example: gendersort view ./photos
+    """
+    try:
+        from gendersort.viewer import run_viewer
+    except ImportError as error:  # a Python built without tkinter
+        raise FatalError(f"gendersort view needs tkinter ({error}); on Debian or Ubuntu: "
+                         "apt install python3-tk") from error
+    run_viewer(str(path) if path else None, device.value)

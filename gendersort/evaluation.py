@@ -1,0 +1,80 @@
+"""Scoring the model on a labelled tree: DIR/male/... and DIR/female/... hold the truth in their names."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gendersort.analysis import FaceAnalyzer
+from gendersort.api import BATCH_SIZE, classify_paths
+from gendersort.errors import BadOptionError
+from gendersort.labels import LABELS
+from gendersort.metrics import classification_metrics
+from gendersort.results import NO_FACE, OK, ImageResult
+
+MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
+
+
+def labelled_results(root: str | Path, *, analyzer: FaceAnalyzer,
+                     batch_size: int = BATCH_SIZE) -> Iterator[tuple[str, ImageResult]]:
+    """(true label, result) for every photo under root/female and root/male, labelled by the largest face."""
+    root = Path(root)
+    folders = [root / label for label in LABELS]
+    if not any(folder.is_dir() for folder in folders):
+        raise BadOptionError(f"{root} has neither a male/ nor a female/ folder; evaluate needs such a tree")
+    for truth, folder in zip(LABELS, folders, strict=True):
+        if folder.is_dir():
+            for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size):
+                yield truth, result
+
+
+@dataclass(frozen=True)
+class Miss:
+    path: str
+    truth: str
+    predicted: str
+    p_male: float
+
+
+@dataclass
+class Evaluation:
+    """Metrics over the photos with a face; photos without one, and unreadable ones, are counted apart."""
+
+    metrics: dict[str, object]
+    misclassified: list[Miss]
+    no_face: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, labelled: Iterable[tuple[str, ImageResult]]) -> Evaluation:
+        truths, p_male, paths, no_face, errors = [], [], [], [], []
+        for truth, result in labelled:
+            if result.status == OK:
+                truths.append(truth == "male")
+                p_male.append(result.p_male)
+                paths.append(result.path)
+            elif result.status == NO_FACE:
+                no_face.append(result.path)
+            else:
+                errors.append((result.path, result.error))
+        is_male, scores = np.array(truths, bool), np.array(p_male, float)
+        predicted_male = scores >= 0.5
+        misses = [Miss(path, label_of(truth), label_of(guess), score)
+                  for path, truth, guess, score in zip(paths, is_male, predicted_male, scores, strict=True)
+                  if truth != guess]
+        return cls(classification_metrics(is_male, predicted_male, scores), misses, no_face, errors)
+
+    def write_misclassified(self, path: str | Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(MISCLASSIFIED_COLUMNS)
+            writer.writerows((miss.path, miss.truth, miss.predicted, round(miss.p_male, 4))
+                             for miss in self.misclassified)
+
+
+def label_of(is_male: bool) -> str:
+    return "male" if is_male else "female"

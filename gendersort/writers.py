@@ -1,0 +1,214 @@
+"""Writing result rows so that any interruption, even SIGKILL, leaves a readable file that a rerun completes.
+
+Every write is flushed to the operating system at once (what a killed process wrote survives it) and
+fsynced at least once a second (what survives a power cut). A killed run can leave at most one partial
+line at the end; reading for --resume drops it and rewrites the file without it. A lock file next to
+the output keeps two runs from writing one file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from gendersort.errors import BadOptionError, FatalError
+from gendersort.results import COLUMNS
+
+FORMATS = ("csv", "jsonl")
+STDOUT = "-"
+SYNC_INTERVAL_S = 1.0
+# Files are written as UTF-8; names that are not valid UTF-8 keep their bytes (and read back the same).
+ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+
+Row = dict[str, object]
+
+
+class OutputExistsError(FatalError):
+    """The output exists and neither --resume nor --overwrite says what to do with it."""
+
+
+class OutputLockedError(FatalError):
+    """Another live run holds the output's lock."""
+
+
+def output_format(out: str, explicit: str | None = None) -> str:
+    """csv or jsonl: as asked, else from the file's suffix; stdout defaults to csv."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise BadOptionError(f"unknown format {explicit!r}; choose csv or jsonl")
+        return explicit
+    if out == STDOUT:
+        return "csv"
+    suffix = Path(out).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise BadOptionError(f"cannot tell the format of {out!r} from its suffix; "
+                         "name it .csv or .jsonl, or use --format")
+
+
+class RowWriter:
+    """Appends rows to a text stream in CSV or JSONL, flushing every write and fsyncing files now and then."""
+
+    def __init__(self, stream: TextIO, fmt: str, write_header: bool,
+                 columns: tuple[str, ...] = COLUMNS) -> None:
+        self.stream = stream
+        self.csv = csv.DictWriter(stream, columns, lineterminator="\n") if fmt == "csv" else None
+        self.file_descriptor = regular_file_descriptor(stream)  # pipes and terminals cannot be fsynced
+        self.last_sync = time.monotonic()
+        if self.csv and write_header:
+            self.csv.writeheader()
+            self.flush(sync=True)
+
+    def write(self, rows: list[Row]) -> None:
+        for row in rows:
+            if self.csv:
+                self.csv.writerow(row)
+            else:
+                self.stream.write(json.dumps(row) + "\n")
+        self.flush(sync=time.monotonic() - self.last_sync >= SYNC_INTERVAL_S)
+
+    def flush(self, sync: bool = False) -> None:
+        self.stream.flush()
+        if sync and self.file_descriptor is not None:
+            os.fsync(self.file_descriptor)
+            self.last_sync = time.monotonic()
+
+
+def regular_file_descriptor(stream: TextIO) -> int | None:
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):  # not backed by a file descriptor at all (an in-memory stream)
+        return None
+    return descriptor if stat.S_ISREG(os.fstat(descriptor).st_mode) else None
+
+
+def read_rows(path: Path, fmt: str, columns: tuple[str, ...] = COLUMNS) -> list[Row]:
+    """The complete rows of a results file; a partial last line (an interrupted write) is left out."""
+    text = path.read_bytes().decode(**ENCODING)
+    complete = text[: text.rfind("\n") + 1]
+    if fmt == "jsonl":
+        return [parse_json_line(path, number, line)
+                for number, line in enumerate(complete.splitlines(), 1) if line.strip()]
+    records = list(csv.reader(io.StringIO(complete, newline="")))
+    if not records:
+        return []
+    if tuple(records[0]) != columns:
+        raise FatalError(f"{path} is not a file gendersort wrote (its columns differ); name another file")
+    # A record cut inside a quoted field can still end in a newline; it is short of columns.
+    return [dict(zip(columns, record, strict=True)) for record in records[1:] if len(record) == len(columns)]
+
+
+def parse_json_line(path: Path, number: int, line: str) -> Row:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise FatalError(f"{path}, line {number}, is not a gendersort JSONL row: {error}") from None
+
+
+def rewrite(path: Path, fmt: str, rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> None:
+    """Replace a results file with these rows, atomically: a crash leaves either the old or the new file."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="", **ENCODING) as stream:
+        writer = RowWriter(stream, fmt, write_header=True, columns=columns)
+        writer.write(rows)
+        writer.flush(sync=True)
+    os.replace(temporary, path)
+
+
+@contextmanager
+def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = False,
+                 keep: Callable[[list[Row]], list[Row]] = list, columns: tuple[str, ...] = COLUMNS
+                 ) -> Iterator[tuple[RowWriter, list[Row]]]:
+    """A writer for the output and the rows kept from an earlier run (with --resume), under the lock.
+
+    `keep` chooses, from the rows already in the file, those that still stand; the others are dropped
+    from the file and their photos are done again.
+    """
+    if out == STDOUT:
+        if resume:
+            raise BadOptionError("--resume needs an output file, not stdout")
+        stream = io.TextIOWrapper(sys.stdout.buffer, newline="", **ENCODING)
+        try:
+            yield RowWriter(stream, fmt, write_header=True, columns=columns), []
+        finally:
+            stream.flush()
+            stream.detach()
+        return
+    if resume and overwrite:
+        raise BadOptionError("--resume and --overwrite contradict each other; choose one")
+    path = Path(out)
+    with OutputLock(path):
+        resuming = resume and path.exists()
+        if path.exists() and not (resume or overwrite):
+            raise OutputExistsError(f"{path} exists; add --resume to finish it or --overwrite to replace it")
+        kept = keep(read_rows(path, fmt, columns)) if resuming else []
+        if resuming:
+            rewrite(path, fmt, kept, columns)
+        mode = "a" if resuming else "w"
+        with open(path, mode, newline="", **ENCODING) as stream:
+            writer = RowWriter(stream, fmt, write_header=mode == "w", columns=columns)
+            try:
+                yield writer, kept
+            finally:
+                writer.flush(sync=True)
+
+
+class OutputLock:
+    """`<output>.lock`, created exclusively and holding the writer's PID; a dead writer's lock is taken over.
+
+    Two runs that find the same stale lock in the same instant could both take it; a scheduler starting
+    jobs seconds apart never sees that.
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.path = output.with_name(output.name + ".lock")
+
+    def __enter__(self) -> OutputLock:
+        for _ in range(2):
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = lock_holder(self.path)
+                if holder is not None and process_alive(holder):
+                    raise OutputLockedError(
+                        f"{self.output} is being written by another run (process {holder}); "
+                        f"wait for it, or delete {self.path} if that process is not gendersort"
+                    ) from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(descriptor, "w") as lock:
+                lock.write(f"{os.getpid()}\n")
+            return self
+        raise OutputLockedError(f"could not take the lock {self.path}")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def lock_holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

@@ -1,0 +1,82 @@
+"""The whole export path in a few minutes, on fixture photos: chips, training steps, ONNX, parity, load.
+
+Needs the `train` extra (TensorFlow, Keras, tf2onnx); skipped without it. Full training never runs here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from tests.conftest import FIXTURES
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tf2onnx")
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGENET = REPO.parent / "shared" / "weights" / "mobilenet_v2_1.0_imagenet_notop.weights.h5"
+
+
+def run_module(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def labelled_tree(root: Path) -> None:
+    """train/ and val/ with a few variants of one female and one male fixture photo."""
+    sources = {"female": FIXTURES / "astronaut.png", "male": FIXTURES / "camera.png"}
+    for split in ("train", "val"):
+        for label, source in sources.items():
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            image = Image.open(source).convert("RGB")
+            for index, variant in enumerate([image, ImageOps.mirror(image), image.resize((400, 400))]):
+                variant.save(folder / f"{index}.jpg", quality=90)
+
+
+@pytest.mark.slow
+def test_chips_train_export_parity_and_load(tmp_path):
+    labelled_tree(tmp_path / "data")
+    chips_out = run_module("export.chips", str(tmp_path / "data"), "--out", str(tmp_path / "chips"),
+                           "--workers", "1")
+    assert "train: 6 chips of 6 images" in chips_out
+    train_args = ["export.train", "--chips", str(tmp_path / "chips"), "--out", str(tmp_path / "train"),
+                  "--head-epochs", "1", "--fine-epochs", "1", "--steps", "2", "--batch-size", "4"]
+    if not IMAGENET.exists():
+        train_args.append("--random-init")
+    run_module(*train_args)
+    history = (tmp_path / "train" / "history.csv").read_text().splitlines()
+    assert len(history) == 3, "a header and one line per epoch"
+    onnx_path = tmp_path / "gender.onnx"
+    export_out = run_module("export.to_onnx", str(tmp_path / "train" / "best.keras"),
+                            "--chips", str(tmp_path / "chips" / "val.npz"), "--output", str(onnx_path),
+                            "--flip-average")
+    assert "parity on 6 real chips" in export_out
+
+    from gendersort.align import CHIP_GEOMETRY
+    from gendersort.classifier import GenderClassifier
+
+    classifier = GenderClassifier(device="cpu", model_path=onnx_path)
+    assert classifier.geometry == CHIP_GEOMETRY
+    with np.load(tmp_path / "chips" / "val.npz") as data:
+        p_male = classifier.p_male(data["chips"])
+    assert p_male.shape == (6,) and np.all((p_male >= 0) & (p_male <= 1))
+
+
+@pytest.mark.slow
+def test_training_resumes_after_the_last_checkpoint(tmp_path):
+    labelled_tree(tmp_path / "data")
+    run_module("export.chips", str(tmp_path / "data"), "--out", str(tmp_path / "chips"), "--workers", "1")
+    common = ["export.train", "--chips", str(tmp_path / "chips"), "--out", str(tmp_path / "train"),
+              "--steps", "1", "--batch-size", "4", "--random-init", "--head-epochs", "1"]
+    run_module(*common, "--fine-epochs", "0")
+    resumed = run_module(*common, "--fine-epochs", "1")
+    assert "resuming after epoch 1" in resumed
+    assert len((tmp_path / "train" / "history.csv").read_text().splitlines()) == 3

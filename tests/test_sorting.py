@@ -1,0 +1,225 @@
+"""Sorting never loses or overwrites a file: collisions, moves, interrupted runs and their reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from gendersort.cli import app
+from gendersort.errors import BadOptionError
+from gendersort.sorting import MANIFEST_NAME, SortJob, read_manifest
+from tests.conftest import FIXTURES
+
+
+def sort(source, destination, **options) -> list:
+    return list(SortJob(source, destination, device="cpu", **options).run())
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def no_face_photos(folder: Path, names: list[str]) -> dict[str, str]:
+    """Small photos without a face, each with different bytes; their SHA-256 by name."""
+    cat = Image.open(FIXTURES / "chelsea.png").convert("RGB").resize((128, 96))
+    for index, name in enumerate(names):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        variant = cat.copy()
+        variant.putpixel((0, 0), (index % 256, index // 256, 7))
+        variant.save(folder / name, "PNG")
+    return {name: digest(folder / name) for name in names}
+
+
+def test_copy_sorts_by_label_keeps_subfolders_and_leaves_unreadable_files(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    (source / "trip").mkdir(parents=True)
+    shutil.copy(FIXTURES / "astronaut.png", source / "astronaut.png")
+    shutil.copy(FIXTURES / "camera.png", source / "trip" / "camera.png")
+    shutil.copy(FIXTURES / "chelsea.png", source / "trip" / "cat.png")
+    (source / "broken.jpg").write_text("not a photo")
+    before = {name: digest(source / name) for name in files_under(source)}
+
+    placements = {p.source.name: p for p in sort(source, destination)}
+
+    assert placements["cat.png"].destination == destination / "unknown" / "trip" / "cat.png"
+    for name, relative in (("astronaut.png", "astronaut.png"), ("camera.png", "trip/camera.png")):
+        label = placements[name].label
+        assert label in ("female", "male", "unknown")
+        assert placements[name].destination == destination / label / relative
+        assert digest(placements[name].destination) == before[relative]
+    broken = placements["broken.jpg"]
+    assert (broken.destination, broken.status, broken.action) == (None, "error", "left in place")
+    after = {name: digest(source / name) for name in files_under(source)}
+    assert after == before, "copy leaves SRC as it was"
+    manifest = {Path(row["source"]).name: row for row in read_manifest(destination / MANIFEST_NAME)}
+    assert manifest["broken.jpg"]["destination"] == "" and "not an image" in manifest["broken.jpg"]["error"]
+    assert manifest["cat.png"]["destination"] == str(destination / "unknown" / "trip" / "cat.png")
+    assert manifest["astronaut.png"]["label"] == placements["astronaut.png"].label
+
+
+def test_name_collisions_get_a_suffix_and_nothing_is_overwritten(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["a/x.png", "b/x.png"])
+    (destination / "unknown").mkdir(parents=True)
+    (destination / "unknown" / "x.png").write_bytes(b"someone else's file")
+
+    placements = sort(source, destination, flatten=True)
+
+    assert [p.destination.name for p in placements] == ["x (1).png", "x (2).png"]
+    assert (destination / "unknown" / "x.png").read_bytes() == b"someone else's file"
+    assert digest(destination / "unknown" / "x (1).png") == hashes["a/x.png"]
+    assert digest(destination / "unknown" / "x (2).png") == hashes["b/x.png"]
+
+
+def test_move_removes_the_originals_only_once_they_are_in_place(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["one.png", "deep/two.png"])
+    (source / "broken.png").write_bytes(b"")
+
+    placements = sort(source, destination, mode="move")
+
+    assert [p.action for p in placements] == ["left in place", "move", "move"]
+    assert files_under(source) == ["broken.png"], "only the unreadable file stays"
+    assert {name: digest(destination / "unknown" / name) for name in hashes} == hashes
+
+
+def test_link_points_at_the_originals(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["one.png"])
+    (placement,) = sort(source, destination, mode="link")
+    assert placement.destination.is_symlink()
+    assert os.readlink(placement.destination) == str((source / "one.png").absolute())
+    assert (source / "one.png").is_file() and not (source / "one.png").is_symlink()
+
+
+def test_move_of_a_symlink_copies_its_target_and_removes_only_the_link(tmp_path):
+    source, destination, elsewhere = tmp_path / "photos", tmp_path / "sorted", tmp_path / "elsewhere"
+    hashes = no_face_photos(elsewhere, ["real.png"])
+    source.mkdir()
+    (source / "link.png").symlink_to(elsewhere / "real.png")
+    (placement,) = sort(source, destination, mode="move")
+    assert not os.path.lexists(source / "link.png")
+    assert digest(elsewhere / "real.png") == hashes["real.png"]
+    assert digest(placement.destination) == hashes["real.png"] and not placement.destination.is_symlink()
+
+
+def test_move_across_filesystems_is_a_verified_copy_then_delete(tmp_path):
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the temporary folder")
+    source = tmp_path / "photos"
+    hashes = no_face_photos(source, ["one.png"])
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other_disk:
+        (placement,) = sort(source, Path(other_disk), mode="move")
+        assert placement.action == "move"
+        assert digest(placement.destination) == hashes["one.png"]
+        assert not (source / "one.png").exists()
+        assert [p.name for p in placement.destination.parent.iterdir()] == ["one.png"], "no partial file left"
+
+
+def test_dry_run_changes_nothing_and_plans_distinct_names(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["a/x.png", "b/x.png"])
+    placements = sort(source, destination, mode="move", flatten=True, dry_run=True)
+    assert [p.destination for p in placements] == [destination / "unknown" / "x.png",
+                                                   destination / "unknown" / "x (1).png"]
+    assert not destination.exists()
+    assert files_under(source) == ["a/x.png", "b/x.png"]
+
+
+def test_a_rerun_sorts_nothing_twice(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["one.png", "two.png"])
+    sort(source, destination)
+    job = SortJob(source, destination, device="cpu")
+    assert list(job.run()) == []
+    assert job.already_sorted == 2
+    assert files_under(destination / "unknown") == ["one.png", "two.png"]
+
+
+def test_rerun_after_losing_the_record_finds_the_files_already_placed(tmp_path):
+    """A run stopped after placing files but before recording them: the rerun only completes the record."""
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["one.png", "two.png"])
+    sort(source, destination)
+    (destination / MANIFEST_NAME).unlink()
+    assert [p.action for p in sort(source, destination)] == ["copy (found done)"] * 2
+    assert files_under(destination / "unknown") == ["one.png", "two.png"]
+    assert len(read_manifest(destination / MANIFEST_NAME)) == 2
+
+
+def test_rerun_of_a_move_stopped_between_copy_and_delete(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["one.png"])
+    (destination / "unknown").mkdir(parents=True)
+    shutil.copy2(source / "one.png", destination / "unknown" / "one.png")  # copied, original not yet deleted
+    (destination / "unknown" / ".two.png.gendersort-partial").write_bytes(b"half a cop")  # and a crash debris
+    (placement,) = sort(source, destination, mode="move")
+    assert placement.action == "move (found done)"
+    assert not (source / "one.png").exists()
+    assert digest(destination / "unknown" / "one.png") == hashes["one.png"]
+    assert files_under(destination / "unknown") == [".two.png.gendersort-partial", "one.png"]
+
+
+def test_rerun_of_a_move_recorded_but_whose_original_is_still_there(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["one.png"])
+    sort(source, destination, mode="move")
+    shutil.copy2(destination / "unknown" / "one.png", source / "one.png")  # as if the delete never happened
+    job = SortJob(source, destination, mode="move", device="cpu")
+    assert list(job.run()) == [] and job.already_sorted == 1
+    assert not (source / "one.png").exists()
+    assert digest(destination / "unknown" / "one.png") == hashes["one.png"]
+
+
+def test_destination_inside_source_is_never_scanned(tmp_path):
+    source = tmp_path / "photos"
+    no_face_photos(source, ["one.png", "sub/two.png"])
+    destination = source / "sorted"
+    sort(source, destination)
+    assert sort(source, destination) == []
+    sort(source, destination, manifest=tmp_path / "other.csv")  # no record: found done, not sorted again
+    assert files_under(destination) == [MANIFEST_NAME, "unknown/one.png", "unknown/sub/two.png"]
+
+
+def test_source_inside_a_sorted_folder_is_refused(tmp_path):
+    (tmp_path / "sorted" / "male" / "new").mkdir(parents=True)
+    with pytest.raises(BadOptionError, match="where sorting writes"):
+        SortJob(tmp_path / "sorted" / "male" / "new", tmp_path / "sorted", device="cpu")
+
+
+def test_sigkill_during_a_move_then_rerun_loses_nothing(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, [f"photo_{index:03d}.png" for index in range(40)])
+    manifest = destination / MANIFEST_NAME
+    command = [sys.executable, "-m", "gendersort", "sort", str(source), str(destination), "--move",
+               "--batch-size", "2", "--device", "cpu", "--quiet"]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not manifest.exists() or manifest.read_bytes().count(b"\n") < 4):
+        time.sleep(0.002)
+    assert run.poll() is None, f"the sort ended before it could be killed: {run.stderr.read()!r}"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert 0 < len(files_under(source)) < len(hashes), "killed halfway"
+
+    result = CliRunner().invoke(app, [*command[3:]])
+    assert result.exit_code == 0, result.output
+    assert files_under(source) == []
+    moved = [path for path in (destination / "unknown").iterdir() if not path.name.startswith(".")]
+    assert sorted(digest(path) for path in moved) == sorted(hashes.values()), "every photo once, none twice"
+    assert sorted(Path(row["source"]).name for row in read_manifest(manifest)) == sorted(hashes)
