@@ -26,11 +26,12 @@ class FaceAnalyzer:
         self.detector = FaceDetector(device=device, threads=threads)
         self.classifier = GenderClassifier(device=device, threads=threads)
 
-    def chips(self, image: Image.Image, faces: list[Face]) -> np.ndarray:
-        size = self.classifier.geometry.size
+    def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> np.ndarray:
+        """The aligned chips of faces found in an image (or in the image `reduction` times as large)."""
+        geometry = self.classifier.geometry
         if not faces:
-            return np.zeros((0, size, size, 3), np.uint8)
-        return np.stack([np.asarray(align_face(image, face, self.classifier.geometry)) for face in faces])
+            return np.zeros((0, geometry.size, geometry.size, 3), np.uint8)
+        return np.stack([np.asarray(align_face(image, face, geometry, reduction)) for face in faces])
 
     def analyze(self, image: Image.Image) -> list[FaceResult]:
         """Every face in an upright RGB image, largest first, with its probability of 'male'."""

@@ -4,27 +4,28 @@
     for result in classify_paths(["photos"]):
         print(result.path, result.status, result.label, result.p_male)
 
-Photos are decoded and searched for faces one at a time; their face chips wait in a small queue and go
-through the classifier together, `batch_size` faces (or photos) at once. Only the chips are kept, so
-memory stays flat however many files there are.
+Photos are decoded and searched for faces by `workers` threads at once (reading.py); their face chips
+wait in a small queue and go through the classifier together, `batch_size` faces (or photos) at once.
+Only a bounded number of photos is read ahead and only their chips are kept, so memory stays flat
+however many files there are.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from gendersort.analysis import FaceAnalyzer
-from gendersort.decode import UnreadableImageError, open_upright
 from gendersort.errors import BadOptionError
 from gendersort.faces import Face
 from gendersort.files import FoundFile, find_images
 from gendersort.imaging import upright_rgb
+from gendersort.pipeline import ordered_map
+from gendersort.reading import Pending, PhotoReader
 from gendersort.results import (
     ERROR,
     FACE_MODES,
@@ -36,46 +37,60 @@ from gendersort.results import (
 )
 
 BATCH_SIZE = 32
+# One reading thread per core, each running its own inferences on one onnxruntime thread (see
+# threads_beside); benchmarks/throughput.py --sweep-workers measures the alternatives.
+WORKERS = os.cpu_count() or 1
 
 
 @cache
-def shared_analyzer(device: str = "auto") -> FaceAnalyzer:
-    """The models for a device, loaded once per process."""
-    return FaceAnalyzer(device=device)
+def shared_analyzer(device: str = "auto", threads: int | None = None) -> FaceAnalyzer:
+    """The models for a device (and onnxruntime thread count), loaded once per process."""
+    return FaceAnalyzer(device=device, threads=threads)
 
 
-def load(found: FoundFile) -> tuple[Image.Image | None, str]:
-    """A found file as an upright RGB image, or the reason there is none (the one place files are decoded)."""
-    if found.error:
-        return None, found.error
-    try:
-        return open_upright(found.path), ""
-    except UnreadableImageError as error:
-        return None, str(error)
+def threads_beside(workers: int) -> int:
+    """onnxruntime threads per inference when `workers` threads run inferences side by side: the cores
+    shared out, so that decoding and inference never ask for more threads than there are cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def read_ahead(workers: int, batch_size: int) -> int:
+    """How many photos may be read ahead of the results: a classifier batch, plus enough that the
+    reading threads go on while the batch is classified. The only bound memory needs."""
+    return batch_size + 4 * workers
 
 
 def classify_paths(paths: Iterable[str | Path], *, recursive: bool = True, faces: str = "largest",
                    min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
-                   exclude: Iterable[str | Path] = (), analyzer: FaceAnalyzer | None = None
-                   ) -> Iterator[ImageResult]:
+                   workers: int = WORKERS, exclude: Iterable[str | Path] = (),
+                   analyzer: FaceAnalyzer | None = None) -> Iterator[ImageResult]:
     """One result per image under the given files and folders, in a deterministic order.
 
     `faces="largest"` labels each photo by its largest face; `faces="all"` classifies every face.
-    A face whose confidence is below `min_confidence` is labelled unknown. Missing paths raise
-    MissingPathError at once; unreadable files come back as results with status "error".
+    A face whose confidence is below `min_confidence` is labelled unknown. `workers` photos are read
+    at once. Missing paths raise MissingPathError at once; unreadable files come back as results with
+    status "error".
     """
     found = find_images(paths, recursive=recursive, exclude=exclude)
+    analyzer = analyzer or shared_analyzer(device, threads_beside(workers))
     return classify_files(found, faces=faces, min_confidence=min_confidence, batch_size=batch_size,
-                          analyzer=analyzer or shared_analyzer(device))
+                          workers=workers, analyzer=analyzer)
 
 
 def classify_files(found_files: Iterable[FoundFile], *, analyzer: FaceAnalyzer, faces: str = "largest",
-                   min_confidence: float = 0.0, batch_size: int = BATCH_SIZE) -> Iterator[ImageResult]:
-    """Results for files already found (see files.find_images), in their order."""
-    check_options(faces, min_confidence, batch_size)
-    queue = ClassifierQueue(analyzer, every_face=faces == "all", min_confidence=min_confidence)
-    for found in found_files:
-        queue.add(found)
+                   min_confidence: float = 0.0, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
+                   draft: bool = True) -> Iterator[ImageResult]:
+    """Results for files already found (see files.find_images), in their order.
+
+    `draft=False` decodes every pixel of every photo instead of what detection and the chips need: the
+    same results, up to the small differences of a reduced decode, at a higher cost (reading.py).
+    """
+    check_options(faces, min_confidence, batch_size, workers)
+    every_face = faces == "all"
+    reader = PhotoReader(analyzer, every_face, draft)
+    queue = ClassifierQueue(analyzer, every_face=every_face, min_confidence=min_confidence)
+    for pending in ordered_map(reader.read, found_files, workers, read_ahead(workers, batch_size)):
+        queue.add(pending)
         if queue.faces >= batch_size or len(queue.pending) >= batch_size:
             yield from queue.drain()
     yield from queue.drain()
@@ -90,28 +105,20 @@ def classify_image(image: Image.Image, *, min_confidence: float = 0.0, device: s
     return predictions([item.face for item in found], [item.p_male for item in found], min_confidence)
 
 
-def check_options(faces: str, min_confidence: float, batch_size: int) -> None:
+def check_options(faces: str, min_confidence: float, batch_size: int, workers: int = 1) -> None:
     if faces not in FACE_MODES:
         raise BadOptionError(f"faces must be one of {', '.join(FACE_MODES)}, not {faces!r}")
     if not 0.0 <= min_confidence <= 1.0:
         raise BadOptionError(f"min_confidence must lie between 0 and 1, not {min_confidence}")
     if batch_size < 1:
         raise BadOptionError(f"batch_size must be at least 1, not {batch_size}")
+    if workers < 1:
+        raise BadOptionError(f"workers must be at least 1, not {workers}")
 
 
 def predictions(faces: list[Face], p_male: Iterable[float], min_confidence: float) -> list[FacePrediction]:
     return [FacePrediction(index, face.box, float(p), label_for(float(p), min_confidence))
             for index, (face, p) in enumerate(zip(faces, p_male, strict=False))]  # largest: one p_male
-
-
-@dataclass
-class Pending:
-    """A photo whose faces are found and cropped, waiting for the classifier."""
-
-    found: FoundFile
-    faces: list[Face] = field(default_factory=list)
-    chips: np.ndarray | None = None
-    error: str = ""
 
 
 class ClassifierQueue:
@@ -124,15 +131,9 @@ class ClassifierQueue:
         self.pending: list[Pending] = []
         self.faces = 0
 
-    def add(self, found: FoundFile) -> None:
-        image, error = load(found)
-        if image is None:
-            self.pending.append(Pending(found, error=error))
-            return
-        faces = self.analyzer.detector.detect(image)
-        chips = self.analyzer.chips(image, faces if self.every_face else faces[:1])
-        self.pending.append(Pending(found, faces, chips))
-        self.faces += len(chips)
+    def add(self, pending: Pending) -> None:
+        self.pending.append(pending)
+        self.faces += 0 if pending.chips is None else len(pending.chips)
 
     def drain(self) -> Iterator[ImageResult]:
         pending, self.pending, self.faces = self.pending, [], 0

@@ -12,6 +12,7 @@ from gendersort.labels import LABELS
 from gendersort.onnx_model import MODELS_DIR, OnnxModel
 
 CLASSIFIER_PATH = MODELS_DIR / "gender.onnx"
+CUDA_BATCH = 32  # chips per run on CUDA (the default --batch-size)
 
 
 class GenderClassifier:
@@ -19,7 +20,7 @@ class GenderClassifier:
 
     def __init__(self, device: str = "auto", threads: int | None = None,
                  model_path: Path = CLASSIFIER_PATH) -> None:
-        self.model = OnnxModel(model_path, device=device, threads=threads)
+        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH)
         meta = self.model.metadata
         labels = tuple(json.loads(meta["labels"]))
         if set(labels) != set(LABELS):

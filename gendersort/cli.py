@@ -7,6 +7,7 @@ Exit codes: 0 every file processed; 1 usage or fatal error (nothing or not every
 from __future__ import annotations
 
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,13 +18,13 @@ from typing import Annotated, Any, TypeVar
 
 import onnxruntime
 import typer
-from PIL import features
+from PIL import Image, features
 from tqdm import tqdm
 from typer.core import TyperGroup
 
 from gendersort import __version__
 from gendersort.analysis import FaceAnalyzer
-from gendersort.api import classify_files, shared_analyzer
+from gendersort.api import WORKERS, classify_files, shared_analyzer, threads_beside
 from gendersort.decode import HEIF_HINT, heif_supported
 from gendersort.errors import FatalError
 from gendersort.evaluation import Evaluation, labelled_results
@@ -53,7 +54,9 @@ class Commands(TyperGroup):
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
-        with usage_errors_exit_1():
+        with usage_errors_exit_1(), warnings.catch_warnings():
+            # decode.py reports such files as errors (in the reading threads, where catching it is unsafe)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
                 return super().invoke(ctx)
             except BrokenPipeError:
@@ -87,12 +90,13 @@ MinConfidence = Annotated[float, typer.Option(
     min=0.0, max=1.0, help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
 Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Faces sent through the classifier together.")]
+Workers = Annotated[int, typer.Option(min=1, help="Photos decoded and searched for faces at once (threads).")]
 AUTO, LARGEST = Device("auto"), FaceMode("largest")
 
 
-def load_models(device: Device, quiet: bool) -> FaceAnalyzer:
+def load_models(device: Device, quiet: bool, workers: int = WORKERS) -> FaceAnalyzer:
     """The models on the asked-for device, saying which execution provider was chosen."""
-    analyzer = shared_analyzer(device.value)
+    analyzer = shared_analyzer(device.value, threads_beside(workers))
     note_device(analyzer, device, quiet)
     return analyzer
 
@@ -124,6 +128,7 @@ def classify(
     resume: Annotated[bool, typer.Option(help="Keep rows of --out for unchanged files.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
     batch_size: BatchSize = 32,
+    workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
     quiet: QuietOption = False,
 ) -> None:
@@ -133,14 +138,14 @@ def classify(
     """
     found = find_images(paths, recursive=recursive)
     out_format = output_format(out, fmt and fmt.value)
-    analyzer = load_models(device, quiet)
+    analyzer = load_models(device, quiet, workers)
     tally = Tally()
     finished = partial(finished_rows, model_version=analyzer.classifier.version)
     with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished) as (writer, kept):
         if kept:
             note(f"{len({row['path'] for row in kept})} files already done in {out}", quiet)
         results = classify_files(unfinished(found, kept), analyzer=analyzer, faces=faces.value,
-                                 min_confidence=min_confidence, batch_size=batch_size)
+                                 min_confidence=min_confidence, batch_size=batch_size, workers=workers)
         for result in progress(results, quiet):
             writer.write(result.rows())
             tally.add(result)
@@ -164,6 +169,7 @@ def sort(
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
     batch_size: BatchSize = 32,
+    workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
     quiet: QuietOption = False,
 ) -> None:
@@ -177,7 +183,7 @@ def sort(
         raise typer.BadParameter("choose one of --copy, --move and --link")
     mode = "move" if move else "link" if link else "copy"
     job = SortJob(src, dest, mode=mode, dry_run=dry_run, flatten=flatten, recursive=recursive,
-                  min_confidence=min_confidence, batch_size=batch_size, manifest=manifest,
+                  min_confidence=min_confidence, batch_size=batch_size, workers=workers, manifest=manifest,
                   device=device.value)
     note_device(job.analyzer, device, quiet)
     counts: Counter[str] = Counter()
@@ -226,6 +232,7 @@ def evaluate(
         help="Also write an HTML report: confusion matrix, figures, the misclassified photos.",
         show_default=False)] = None,
     batch_size: BatchSize = 32,
+    workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
     quiet: QuietOption = False,
 ) -> None:
@@ -234,8 +241,9 @@ def evaluate(
     Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
     """
     check_paths_exist([directory])
-    analyzer = load_models(device, quiet)
-    labelled = list(progress(labelled_results(directory, analyzer=analyzer, batch_size=batch_size), quiet))
+    analyzer = load_models(device, quiet, workers)
+    labelled = list(progress(labelled_results(directory, analyzer=analyzer, batch_size=batch_size,
+                                              workers=workers), quiet))
     evaluation = Evaluation.of(labelled)
     typer.echo(evaluation_report(evaluation))
     if misclassified:

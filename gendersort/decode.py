@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
@@ -10,11 +10,16 @@ from typing import BinaryIO
 from PIL import Image, features
 
 from gendersort.files import HEAD_BYTES, describe_os_error, sniff_format
-from gendersort.imaging import upright_rgb
+from gendersort.imaging import Photo, upright_rgb_in_place, upright_size
 
 HEIF_HINT = "HEIC/HEIF needs the heif extra: pip install 'gendersort[heif]'"
 AVIF_HINT = "AVIF needs Pillow 11.3 or later built with AVIF support"
+BOMB = "too many pixels to decode safely (decompression bomb limit)"
 NOT_AN_IMAGE = "not an image: its content is none of JPEG, PNG, WebP, BMP, GIF, TIFF, AVIF, HEIC/HEIF"
+
+
+# Given a photo's full size, how many times fewer pixels across its decode may have (see resolution.py).
+ReductionRule = Callable[[tuple[int, int]], int]
 
 
 class UnreadableImageError(Exception):
@@ -34,33 +39,62 @@ def heif_supported() -> bool:
 
 def open_upright(path: str | Path) -> Image.Image:
     """Decode a photo (the first frame of an animation) and return it upright in 8-bit RGB."""
+    return open_photo(path).image
+
+
+def open_photo(path: str | Path, reduction_for: ReductionRule | None = None) -> Photo:
+    """Decode a photo upright in 8-bit RGB; a JPEG at the coarsest DCT scale `reduction_for` allows."""
     try:
         with open(path, "rb") as file:
             head = file.read(HEAD_BYTES)
             kind = supported_format(head)
             file.seek(0)
-            return decode(file, kind)
+            return decode(file, kind, reduction_for)
     except OSError as error:
         raise UnreadableImageError(describe_os_error(error, Path(path))) from error
 
 
-def decode(file: BinaryIO, kind: str) -> Image.Image:
+def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None) -> Photo:
     """Pillow's decoding, every failure turned into a sentence.
 
-    The decompression-bomb warning counts as an error: a nightly job over strangers' files should not
-    spend minutes and gigabytes on a 100-megapixel image that is more likely hostile than a portrait.
+    An image over Pillow's decompression-bomb limit is an error: a nightly job over strangers' files
+    should not spend minutes and gigabytes on a 100-megapixel image that is more likely hostile than a
+    portrait. Its size is in the header, so it is refused before any pixel is decoded (a check that,
+    unlike turning Pillow's warning into an error, is safe in threads).
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
-                image.load()
-                return upright_rgb(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UnreadableImageError(f"too many pixels to decode safely (decompression bomb limit): {error}") \
-            from error
+        with Image.open(file) as image:
+            check_pixel_count(image.size)
+            full_size = upright_size(image)  # a JPEG's EXIF comes before its pixels
+            reduction = draft(image, reduction_for(image.size)) if reduction_for else 1
+            image.load()
+            upright = upright_rgb_in_place(image)
+            return Photo(upright, upright.size if reduction == 1 else full_size, reduction)
+    except UnreadableImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise UnreadableImageError(f"{BOMB}: {error}") from error
     except Exception as error:  # Pillow's decoders raise many types (OSError, SyntaxError, ValueError...)
         raise UnreadableImageError(f"cannot decode this {kind} file: {error}") from error
+
+
+def check_pixel_count(size: tuple[int, int]) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and size[0] * size[1] > limit:
+        raise UnreadableImageError(f"{BOMB}: {size[0]} x {size[1]} pixels, over the {limit} allowed")
+
+
+def draft(image: Image.Image, reduction: int) -> int:
+    """Ask the JPEG decoder for 1/reduction of the pixels across; the reduction it will decode at.
+
+    JPEG's DCT can be inverted at 1/2, 1/4 or 1/8 scale for a fraction of the cost of a full decode;
+    other formats decode whole (reduction 1).
+    """
+    if reduction <= 1:
+        return 1
+    width, height = image.size
+    drafted = image.draft(None, (max(1, width // reduction), max(1, height // reduction)))
+    return round(width / drafted[1][2]) if drafted else 1
 
 
 def supported_format(head: bytes) -> str:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from gendersort.align import similarity_matrix, warp
 from gendersort.faces import Face
+from gendersort.imaging import Photo
 from gendersort.nms import iou, weighted_nms
 from gendersort.onnx_model import MODELS_DIR, OnnxModel
 
@@ -29,6 +30,8 @@ TILE_ABOVE = 400
 TILE_GRID = 2
 TILE_OVERLAP = 0.25
 RAW_SCORE_LIMIT = 80.0
+# Views per run on CUDA: every photo has at most 6 (padded whole, whole, and a 2 x 2 grid of tiles).
+CUDA_BATCH = 8
 # Detections scoring below this get a second look on an upright crop centred on them (the raw model
 # finds a dog at 0.55 in dlib's dogs.jpg; true faces below 0.6 are rare and survive the second look).
 CONFIRM_BELOW = 0.6
@@ -55,6 +58,10 @@ class View:
             or (right and box[2] > self.left + self.side - margin)
             or (bottom and box[3] > self.top + self.side - margin)
         )
+
+    def reduced(self, reduction: int) -> View:
+        """The same window in the pixels of a photo decoded at 1/reduction scale."""
+        return View(self.left / reduction, self.top / reduction, self.side / reduction, self.interior)
 
 
 def plan_views(width: int, height: int, pad_fraction: float, tile_above: int, grid: int,
@@ -100,7 +107,7 @@ class FaceDetector:
                  score_threshold: float = SCORE_THRESHOLD, min_face_size: float = MIN_FACE_SIZE,
                  pad_fraction: float = PAD_FRACTION, tile_above: int = TILE_ABOVE,
                  tile_grid: int = TILE_GRID, model_path: Path = DETECTOR_PATH) -> None:
-        self.model = OnnxModel(model_path, device=device, threads=threads)
+        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH)
         meta = self.model.metadata
         self.input_size = int(meta["input_size"])
         self.keypoint_names: list[str] = json.loads(meta["keypoints"])
@@ -117,18 +124,28 @@ class FaceDetector:
 
     def detect(self, image: Image.Image) -> list[Face]:
         """Faces in one upright RGB image, largest first."""
-        views = self.views_for(image.width, image.height)
-        batch = np.stack([render_view(image, view, self.input_size) for view in views])
-        regressors, scores = self.model.run(batch)
-        return self.confirm(image, self.decode(views, regressors, scores))
+        return self.detect_photo(Photo.whole(image))
 
-    def confirm(self, image: Image.Image, faces: list[Face]) -> list[Face]:
+    def detect_photo(self, photo: Photo) -> list[Face]:
+        """Faces in a photo decoded at any scale, largest first, in full-resolution pixels.
+
+        The views are planned on the full size, whatever the scale, so a reduced decode is looked at
+        through the same windows as the full one.
+        """
+        views = self.views_for(*photo.full_size)
+        batch = np.stack([render_view(photo.image, view.reduced(photo.reduction), self.input_size)
+                          for view in views])
+        regressors, scores = self.model.run(batch)
+        return self.confirm(photo, self.decode(views, regressors, scores))
+
+    def confirm(self, photo: Photo, faces: list[Face]) -> list[Face]:
         """Keep uncertain faces only if the detector finds them again on an upright crop centred on them."""
         doubtful = [face for face in faces if face.score < CONFIRM_BELOW]
         if not doubtful:
             return faces
         size = self.input_size
-        crops = [np.asarray(warp(image, upright_view_matrix(face, size), size)) for face in doubtful]
+        crops = [np.asarray(warp(photo.image, upright_view_matrix(face, size) / photo.reduction, size))
+                 for face in doubtful]
         regressors, logits = self.model.run(np.stack(crops))
         whole_crop = [View(0, 0, size)]
         refuted = set()

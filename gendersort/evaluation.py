@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gendersort.analysis import FaceAnalyzer
-from gendersort.api import BATCH_SIZE, classify_paths
+from gendersort.api import BATCH_SIZE, WORKERS, classify_paths
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
 from gendersort.metrics import classification_metrics
@@ -19,8 +19,8 @@ from gendersort.results import NO_FACE, OK, ImageResult
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 
 
-def labelled_results(root: str | Path, *, analyzer: FaceAnalyzer,
-                     batch_size: int = BATCH_SIZE) -> Iterator[tuple[str, ImageResult]]:
+def labelled_results(root: str | Path, *, analyzer: FaceAnalyzer, batch_size: int = BATCH_SIZE,
+                     workers: int = WORKERS) -> Iterator[tuple[str, ImageResult]]:
     """(true label, result) for every photo under root/female and root/male, labelled by the largest face."""
     root = Path(root)
     folders = [root / label for label in LABELS]
@@ -28,7 +28,7 @@ def labelled_results(root: str | Path, *, analyzer: FaceAnalyzer,
         raise BadOptionError(f"{root} has neither a male/ nor a female/ folder; evaluate needs such a tree")
     for truth, folder in zip(LABELS, folders, strict=True):
         if folder.is_dir():
-            for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size):
+            for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size, workers=workers):
                 yield truth, result
 
 

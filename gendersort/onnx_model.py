@@ -33,9 +33,15 @@ def providers_for(device: str) -> list[str]:
 
 
 class OnnxModel:
-    """One inference session, created once, and the model's metadata (its contract with the runtime)."""
+    """One inference session, created once, and the model's metadata (its contract with the runtime).
 
-    def __init__(self, path: Path, device: str = "auto", threads: int | None = None) -> None:
+    On CUDA every run has the same batch size, `cuda_batch` (the input cut into such batches, the last
+    one padded): cuDNN searches for its convolution algorithms once per input shape, so a shape that
+    changes with every photo would search again and again.
+    """
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None,
+                 cuda_batch: int | None = None) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -44,10 +50,23 @@ class OnnxModel:
         self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
+        self.fixed_batch = cuda_batch if self.provider == "CUDAExecutionProvider" else None
 
     @property
     def provider(self) -> str:
         return self.session.get_providers()[0]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(None, {self.input_name: batch})
+        size = self.fixed_batch
+        if size is None or len(batch) == 0:
+            return self.session.run(None, {self.input_name: batch})
+        runs = [self.session.run(None, {self.input_name: padded(batch[start:start + size], size)})
+                for start in range(0, len(batch), size)]
+        return [np.concatenate(parts)[:len(batch)] for parts in zip(*runs, strict=True)]
+
+
+def padded(batch: np.ndarray, size: int) -> np.ndarray:
+    """The batch with zero inputs after it, up to `size`."""
+    if len(batch) == size:
+        return batch
+    return np.concatenate([batch, np.zeros((size - len(batch), *batch.shape[1:]), batch.dtype)])

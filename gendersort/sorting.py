@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gendersort.analysis import FaceAnalyzer
-from gendersort.api import BATCH_SIZE, classify_files, shared_analyzer
+from gendersort.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
 from gendersort.errors import BadOptionError
 from gendersort.files import FoundFile, MissingPathError, find_images
 from gendersort.labels import LABELS, UNKNOWN
@@ -66,15 +66,16 @@ class SortJob:
     def __init__(self, source: str | Path, destination: str | Path, *, mode: str = "copy",
                  dry_run: bool = False, flatten: bool = False, recursive: bool = True,
                  min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
-                 manifest: str | Path | None = None, analyzer: FaceAnalyzer | None = None) -> None:
+                 workers: int = WORKERS, manifest: str | Path | None = None,
+                 analyzer: FaceAnalyzer | None = None) -> None:
         self.source, self.destination = Path(source), Path(destination)
         check_folders(self.source, self.destination)
         if mode not in MODES:
             raise BadOptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode, self.dry_run, self.flatten, self.recursive = mode, dry_run, flatten, recursive
-        self.min_confidence, self.batch_size = min_confidence, batch_size
+        self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
         self.manifest = Path(manifest) if manifest else self.destination / MANIFEST_NAME
-        self.analyzer = analyzer or shared_analyzer(device)
+        self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers))
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
 
@@ -95,7 +96,8 @@ class SortJob:
         label_folders = [self.destination / folder for folder in FOLDERS]
         found = find_images([self.source], recursive=self.recursive, exclude=label_folders)
         results = classify_files(self.not_sorted(found, done), analyzer=self.analyzer,
-                                 min_confidence=self.min_confidence, batch_size=self.batch_size)
+                                 min_confidence=self.min_confidence, batch_size=self.batch_size,
+                                 workers=self.workers)
         for result in results:
             yield self.place(result)
 

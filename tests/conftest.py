@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,25 @@ def needs_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (../shared beside the repository)")
     return path
+
+
+def save_two_face_photo(path: Path) -> Path:
+    """The astronaut beside her mirror image: a real photo with two faces, saved to `path`."""
+    astronaut = Image.open(FIXTURES / "astronaut.png").convert("RGB")
+    pair = Image.new("RGB", (1024, 512))
+    pair.paste(astronaut, (0, 0))
+    pair.paste(astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (512, 0))
+    pair.save(path)
+    return path
+
+
+def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> None:
+    """Start a gendersort run and SIGKILL it once `watched` holds `lines` lines: a crash at a real moment."""
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (not watched.exists() or watched.read_bytes().count(b"\n") < lines):
+        time.sleep(0.002)
+    assert run.poll() is None, f"the run ended before it could be killed: {run.stderr.read()!r}"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert run.returncode == -signal.SIGKILL

@@ -102,6 +102,7 @@ def test_text_file_named_png(tmp_path):
     assert (result.status, result.error) == ("error", NOT_AN_IMAGE)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's own; the CLI hides it
 @pytest.mark.parametrize(("width", "height"), [(10000, 9000), (20000, 9000)],
                          ids=["over-warning-limit", "over-error-limit"])
 def test_image_over_decompression_bomb_limit(tmp_path, width, height):

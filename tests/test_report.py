@@ -21,8 +21,8 @@ from gendersort.metrics import classification_metrics
 from gendersort.report import EvaluationSummary, write_report
 from gendersort.report_rows import read_results
 from gendersort.report_thumbs import make_thumbnail
+from tests.conftest import FIXTURES, save_two_face_photo
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 COLUMNS = ["path", "status", "label", "p_male", "confidence", "faces", "face_index", "box_x0", "box_y0",
            "box_x1", "box_y1", "error", "model_version", "size", "mtime"]
@@ -157,11 +157,7 @@ def test_report_is_self_contained_and_escapes_what_it_embeds(records, results_cs
 
 
 def test_every_face_gets_a_card_and_they_share_one_thumbnail(analyzer, tmp_path: Path) -> None:
-    astronaut = Image.open(FIXTURES / "astronaut.png").convert("RGB")
-    pair = Image.new("RGB", (1024, 512))
-    pair.paste(astronaut, (0, 0))
-    pair.paste(astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (512, 0))
-    pair.save(tmp_path / "pair.png")
+    save_two_face_photo(tmp_path / "pair.png")
     rows = result_records(tmp_path / "pair.png", analyzer, every_face=True)
     out = tmp_path / "faces.html"
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from typer.testing import CliRunner
 from gendersort.cli import app
 from gendersort.errors import BadOptionError
 from gendersort.sorting import MANIFEST_NAME, SortJob, read_manifest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, kill_midway
 
 
 def sort(source, destination, **options) -> list:
@@ -208,13 +205,7 @@ def test_sigkill_during_a_move_then_rerun_loses_nothing(tmp_path):
     manifest = destination / MANIFEST_NAME
     command = [sys.executable, "-m", "gendersort", "sort", str(source), str(destination), "--move",
                "--batch-size", "2", "--device", "cpu", "--quiet"]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not manifest.exists() or manifest.read_bytes().count(b"\n") < 4):
-        time.sleep(0.002)
-    assert run.poll() is None, f"the sort ended before it could be killed: {run.stderr.read()!r}"
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+    kill_midway(command, manifest, lines=4)
     assert 0 < len(files_under(source)) < len(hashes), "killed halfway"
 
     result = CliRunner().invoke(app, [*command[3:]])

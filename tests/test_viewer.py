@@ -18,26 +18,15 @@ from gendersort.errors import FatalError
 from gendersort.imaging import load_upright
 from gendersort.viewer_folder import neighbour, photos_in
 from gendersort.wording import describe
+from tests.conftest import FIXTURES, save_two_face_photo
 
 tkinter = pytest.importorskip("tkinter", reason="needs tkinter (the Python build's _tkinter and Tk 8.6)")
 
 from gendersort.viewer import BOX_COLOUR, ViewerApp, analyze_photo, run_viewer  # noqa: E402 (needs tkinter)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 PROVISIONAL_MODEL_VERSION = "gender-mnv2-20261125"
 
-
-@pytest.mark.parametrize(("p_male", "sentence"), [
-    (0.028, "It is very likely a woman, 97.2%"),
-    (0.9, "It is very likely a man, 90.0%"),
-    (0.89, "It is likely a man, 89.0%"),
-    (0.3, "It is likely a woman, 70.0%"),
-    (0.31, "It is possibly a woman, 69.0%"),
-    (0.5, "It is possibly a man, 50.0%"),
-])
-def test_describe_says_label_and_how_sure(p_male: float, sentence: str) -> None:
-    assert describe(p_male) == sentence
 
 
 def test_photos_in_lists_one_folder_by_name_and_neighbour_wraps(tmp_path: Path) -> None:
@@ -177,11 +166,7 @@ def test_window_shows_the_photo_its_face_box_and_the_sentence(open_viewer, displ
 
 
 def test_several_faces_get_numbered_boxes_and_a_line_each(open_viewer, tmp_path: Path) -> None:
-    astronaut = Image.open(FIXTURES / "astronaut.png").convert("RGB")
-    pair = Image.new("RGB", (1024, 512))
-    pair.paste(astronaut, (0, 0))
-    pair.paste(astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (512, 0))
-    pair.save(tmp_path / "pair.png")
+    save_two_face_photo(tmp_path / "pair.png")
 
     app = open_viewer(tmp_path / "pair.png")
 

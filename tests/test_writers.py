@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from PIL import Image
@@ -17,7 +15,7 @@ from gendersort.cli import app
 from gendersort.results import COLUMNS
 from gendersort.resume import finished_rows
 from gendersort.writers import OutputExistsError, OutputLockedError, RowWriter, open_results, read_rows
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, kill_midway
 
 VERSION = "test-model"
 
@@ -144,14 +142,7 @@ def test_sigkill_mid_run_leaves_a_readable_file_that_resume_completes(tmp_path):
     out = tmp_path / "results.csv"
     command = [sys.executable, "-m", "gendersort", "classify", str(tmp_path / "photos"), "--out", str(out),
                "--batch-size", "4", "--device", "cpu", "--quiet"]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 4):
-        time.sleep(0.005)
-    assert run.poll() is None, f"the run ended before it could be killed: {run.stderr.read()!r}"
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    assert run.returncode == -signal.SIGKILL
+    kill_midway(command, out, lines=4)
 
     before = read_rows(out, "csv")
     assert 3 <= len(before) < len(expected)

@@ -1,0 +1,68 @@
+"""From a found file to its faces and their chips: the per-photo work that runs in the reading threads.
+
+A JPEG is decoded at the coarsest DCT scale that keeps the detector's views sharp (see resolution.py);
+only when a chosen face is too small there for a sharp chip is the file decoded again, finer. Faces are
+located in full-resolution pixels either way, so the rows do not depend on the scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gendersort.analysis import FaceAnalyzer
+from gendersort.decode import ReductionRule, UnreadableImageError, open_photo
+from gendersort.faces import Face
+from gendersort.files import FoundFile
+from gendersort.imaging import Photo
+from gendersort.resolution import chip_reduction, detection_reduction
+
+
+def load(found: FoundFile, reduction_for: ReductionRule | None = None) -> tuple[Photo | None, str]:
+    """A found file as an upright RGB photo, or the reason there is none (the one place files are decoded)."""
+    if found.error:
+        return None, found.error
+    try:
+        return open_photo(found.path, reduction_for), ""
+    except UnreadableImageError as error:
+        return None, str(error)
+
+
+@dataclass
+class Pending:
+    """A photo whose faces are found and cropped, waiting for the classifier."""
+
+    found: FoundFile
+    faces: list[Face] = field(default_factory=list)
+    chips: np.ndarray | None = None
+    error: str = ""
+
+
+class PhotoReader:
+    """Decodes a file, finds its faces and cuts the chips of those to classify; safe to call from threads.
+
+    `draft=False` decodes every pixel of every file (the reference that reduced decoding is measured
+    against).
+    """
+
+    def __init__(self, analyzer: FaceAnalyzer, every_face: bool, draft: bool = True) -> None:
+        self.analyzer = analyzer
+        self.every_face = every_face
+        self.draft = draft
+
+    def detection_scale(self, size: tuple[int, int]) -> int:
+        return detection_reduction(self.analyzer.detector, size)
+
+    def read(self, found: FoundFile) -> Pending:
+        photo, error = load(found, self.detection_scale if self.draft else None)
+        if photo is None:
+            return Pending(found, error=error)
+        faces = self.analyzer.detector.detect_photo(photo)
+        chosen = faces if self.every_face else faces[:1]
+        finer = chip_reduction(chosen, self.analyzer.classifier.geometry)
+        if finer < photo.reduction:
+            photo, error = load(found, lambda size: finer)
+            if photo is None:  # the file changed between the two decodes
+                return Pending(found, error=error)
+        return Pending(found, faces, self.analyzer.chips(photo.image, chosen, photo.reduction))

@@ -1,0 +1,143 @@
+"""The threaded pipeline: the rows of one photo at a time, in the walk's order, reading only a bounded
+distance ahead; and a JPEG decoded at a reduced DCT scale has its faces where the full decode has them."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gendersort.api import classify_files, read_ahead, shared_analyzer
+from gendersort.files import find_images
+from gendersort.imaging import Photo, load_upright
+from gendersort.reading import load
+from gendersort.resolution import detection_reduction
+from tests.conftest import FIXTURES
+
+LARGE = (4000, 3000)
+ROTATE_90_STORED = 6  # EXIF orientation: the stored image must be turned 90 degrees clockwise
+
+
+def large_jpeg(orientation: int = 1) -> bytes:
+    """astronaut.png (public domain) as a 12-megapixel JPEG, stored turned when `orientation` says so."""
+    image = Image.open(FIXTURES / "astronaut.png").convert("RGB").crop((0, 0, 512, 384))
+    image = image.resize(LARGE, Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    if orientation != 1:
+        image = image.transpose(Image.Transpose.ROTATE_90)  # exif_transpose undoes it with ROTATE_270
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, exif=exif)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return shared_analyzer("cpu", 1)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Real photos of every kind the pipeline treats differently, the slowest first in the walk."""
+    folder = tmp_path_factory.mktemp("photos")
+    (folder / "a-large.jpg").write_bytes(large_jpeg())
+    (folder / "b-large-turned.jpg").write_bytes(large_jpeg(ROTATE_90_STORED))
+    whole = (FIXTURES / "camera.png").read_bytes()
+    (folder / "c-cut.png").write_bytes(whole[: len(whole) // 3])
+    for path in sorted(FIXTURES.glob("*.png")):
+        shutil.copy(path, folder / f"d-{path.name}")
+    Image.open(FIXTURES / "astronaut.png").convert("RGB").save(folder / "e-astronaut.jpg", quality=90)
+    return folder
+
+
+def test_threads_give_the_rows_of_one_photo_at_a_time_in_the_walks_order(photos, analyzer):
+    found = list(find_images([photos]))
+    results = list(classify_files(found, analyzer=analyzer, faces="all", workers=3, batch_size=2,
+                                  draft=False))
+    assert [result.path for result in results] == [str(item.path) for item in found]
+    for result in results:
+        if result.path.endswith("c-cut.png"):
+            assert result.status == "error" and "truncated" in result.error
+            continue
+        expected = analyzer.analyze(load_upright(result.path))
+        assert result.face_count == len(expected), result.path
+        for got, want in zip(result.predictions, expected, strict=True):
+            assert got.box == want.face.box
+            assert got.p_male == pytest.approx(want.p_male, abs=1e-5)  # batched with other photos' chips
+
+
+def test_reduced_decoding_changes_rows_only_slightly(photos, analyzer):
+    found = list(find_images([photos]))
+    full = list(classify_files(found, analyzer=analyzer, workers=2, draft=False))
+    reduced = list(classify_files(found, analyzer=analyzer, workers=2))
+    for before, after in zip(full, reduced, strict=True):
+        assert (after.path, after.status, after.label, after.face_count) == \
+               (before.path, before.status, before.label, before.face_count)
+        if before.chosen:
+            assert np.abs(np.subtract(after.chosen.box, before.chosen.box)).max() < 0.01 * max(LARGE)
+            assert after.p_male == pytest.approx(before.p_male, abs=0.05)
+
+
+def test_reading_stays_a_bounded_distance_ahead_of_a_slow_consumer(tmp_path, analyzer):
+    for index in range(60):
+        shutil.copy(FIXTURES / "camera.png", tmp_path / f"{index:02d}.png")
+    taken = 0
+
+    def counted(files):
+        nonlocal taken
+        for item in files:
+            taken += 1
+            yield item
+
+    workers, batch_size = 2, 4
+    results = classify_files(counted(find_images([tmp_path])), analyzer=analyzer, workers=workers,
+                             batch_size=batch_size)
+    first = next(results)
+    time.sleep(1.0)  # unbounded readers would take every file meanwhile
+    bound = batch_size + read_ahead(workers, batch_size)
+    assert taken <= bound < 60
+    assert first.status == "ok" and len([first, *results]) == 60 and taken == 60
+
+
+@pytest.mark.parametrize("orientation", [1, ROTATE_90_STORED], ids=["upright", "exif-turned"])
+def test_reduced_decode_finds_the_face_where_the_full_decode_does(tmp_path, analyzer, orientation):
+    path = tmp_path / "large.jpg"
+    path.write_bytes(large_jpeg(orientation))
+    detector = analyzer.detector
+    (item,) = find_images([path])
+    reduced, _ = load(item, lambda size: detection_reduction(detector, size))
+    assert reduced.reduction == 4 and reduced.image.size == (LARGE[0] // 4, LARGE[1] // 4)
+    assert reduced.full_size == LARGE
+    full = load_upright(path)
+    (face,) = detector.detect_photo(reduced)
+    (expected,) = detector.detect(full)
+    tolerance = 0.005 * expected.width  # measured: 0.04%
+    assert np.abs(np.subtract(face.box, expected.box)).max() < tolerance
+    assert np.abs(face.keypoints - expected.keypoints).max() < tolerance
+    chip = analyzer.chips(reduced.image, [face], reduced.reduction)
+    assert np.abs(chip.astype(int) - analyzer.chips(full, [expected]).astype(int)).mean() < 3  # measured: 1
+
+
+def test_fixed_batches_for_cuda_give_the_same_outputs(analyzer):
+    """On CUDA every run has one batch size, the last batch padded; the outputs must not change."""
+    image = load_upright(FIXTURES / "astronaut.png")
+    views = np.stack([np.asarray(image.resize((192, 192)))] * 5)
+    model = analyzer.detector.model
+    plain = model.run(views)
+    try:
+        model.fixed_batch = 2
+        padded = model.run(views)
+    finally:
+        model.fixed_batch = None
+    for want, got in zip(plain, padded, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_a_whole_photo_is_one_at_full_scale():
+    image = Image.new("RGB", (30, 20))
+    assert Photo.whole(image) == Photo(image, (30, 20), 1)
