@@ -21,6 +21,7 @@ import numpy as np
 
 from export.common import SHARED_DIR
 from gendersort.analysis import FaceAnalyzer
+from gendersort.classifier import CLASSIFIER_PATH
 from gendersort.imaging import load_upright
 from gendersort.metrics import classification_metrics
 
@@ -31,9 +32,9 @@ AGE_BANDS = [(0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 74), (
 _analyzer: FaceAnalyzer | None = None
 
 
-def _init_worker() -> None:
+def _init_worker(classifier_path: Path) -> None:
     global _analyzer
-    _analyzer = FaceAnalyzer(device="cpu", threads=1)
+    _analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=classifier_path)
 
 
 def p_male_of_largest_face(path: str) -> float:
@@ -113,22 +114,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("build/eval"))
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH, help="the gender ONNX model")
+    parser.add_argument("--name", help="file name stem for the outputs (default: the set's name)")
     args = parser.parse_args()
     items = labelled_items(args.set)
     if args.limit:
         items = items[:: max(1, len(items) // args.limit)][: args.limit]
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.model,)) as pool:
         p_male = np.array(list(pool.map(p_male_of_largest_face, [i["path"] for i in items], chunksize=128)))
     elapsed = time.perf_counter() - start
-    report = {"set": args.set, "images": len(items), "images_per_s": len(items) / elapsed,
-              "all": score(items, p_male)}
+    report = {"set": args.set, "model": str(args.model), "images": len(items),
+              "images_per_s": len(items) / elapsed, "all": score(items, p_male)}
     if args.set == "utkface64":
         report.update(grouped(items, p_male))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.set}.json").write_text(json.dumps(report, indent=2))
+    stem = args.name or args.set
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
     plot_confusion(report["all"]["confusion_matrix"], f"{args.set} (every image)",
-                   args.out / f"{args.set}-confusion.png")
+                   args.out / f"{stem}-confusion.png")
     print(json.dumps(report, indent=2))
 
 

@@ -100,11 +100,11 @@ def datasets(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.nda
     return train_ds, val_ds
 
 
-def completed_epochs(history_csv: Path) -> int:
+def read_history(history_csv: Path) -> list[dict[str, str]]:
     if not history_csv.exists():
-        return 0
+        return []
     with history_csv.open() as handle:
-        return len(list(csv.DictReader(handle)))
+        return list(csv.DictReader(handle))
 
 
 def compile_for(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
@@ -129,15 +129,20 @@ def train(args: argparse.Namespace) -> Path:
     if args.steps:
         train_ds = train_ds.take(args.steps)
     history_csv, last_path = out / "history.csv", out / "last.keras"
-    done = completed_epochs(history_csv) if last_path.exists() else 0
+    history = read_history(history_csv) if last_path.exists() else []
+    done = len(history)
     model, base = build_model(size, None if args.random_init else IMAGENET_WEIGHTS)
     if done:
         model.load_weights(last_path)
         print(f"resuming after epoch {done} from {last_path}", flush=True)
+    best_checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy",
+                                                      save_best_only=True)
+    if history:  # a resumed run must not replace the best epoch so far with a worse one
+        best_checkpoint.best = max(float(row["val_accuracy"]) for row in history)
     callbacks = [
         keras.callbacks.CSVLogger(str(history_csv), append=done > 0),
         keras.callbacks.ModelCheckpoint(str(last_path)),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True),
+        best_checkpoint,
     ]
     if done < args.head_epochs:
         base.trainable = False

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from gendersort.align import align_face
-from gendersort.classifier import GenderClassifier
+from gendersort.classifier import CLASSIFIER_PATH, GenderClassifier
 from gendersort.detector import FaceDetector
 from gendersort.faces import Face
 
@@ -22,9 +23,10 @@ class FaceResult:
 class FaceAnalyzer:
     """The two models together, created once and reused for every photo."""
 
-    def __init__(self, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, device: str = "auto", threads: int | None = None,
+                 classifier_path: Path = CLASSIFIER_PATH) -> None:
         self.detector = FaceDetector(device=device, threads=threads)
-        self.classifier = GenderClassifier(device=device, threads=threads)
+        self.classifier = GenderClassifier(device=device, threads=threads, model_path=classifier_path)
 
     def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> np.ndarray:
         """The aligned chips of faces found in an image (or in the image `reduction` times as large)."""

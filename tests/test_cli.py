@@ -23,11 +23,6 @@ from gendersort.results import COLUMNS
 from tests.conftest import FIXTURES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
-# The provisional model, shipped before training finished, guesses; these tests wait for the trained one.
-PROVISIONAL_MODEL_VERSION = "gender-mnv2-20261125"
-needs_trained_model = pytest.mark.skipif(
-    GenderClassifier(device="cpu").version == PROVISIONAL_MODEL_VERSION,
-    reason="needs the trained gender model (the provisional one guesses)")
 SENTENCE = re.compile(
     r"^(?P<path>.+): it is (very likely|likely|possibly) a (?P<who>man|woman) \(\d+\.\d%\)$")
 
@@ -271,13 +266,11 @@ def test_module_and_console_script_run_the_readme_example(tmp_path):
     assert csv_rows(piped.stdout) == rows
 
 
-@needs_trained_model
 def test_trained_model_tells_the_astronaut_is_a_woman(photos):
     result = gendersort("predict", photos / "astronaut.png", "--device", "cpu")
     assert SENTENCE.match(result.stdout.strip()).group("who") == "woman"
 
 
-@needs_trained_model
 def test_trained_model_sorts_the_examples(tmp_path):
     result = gendersort("sort", EXAMPLES, tmp_path / "sorted", "--device", "cpu")
     assert result.exit_code == 0

@@ -25,7 +25,6 @@ tkinter = pytest.importorskip("tkinter", reason="needs tkinter (the Python build
 from gendersort.viewer import BOX_COLOUR, ViewerApp, analyze_photo, run_viewer  # noqa: E402 (needs tkinter)
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
-PROVISIONAL_MODEL_VERSION = "gender-mnv2-20261125"
 
 
 
@@ -203,7 +202,5 @@ def test_arrow_keys_step_through_the_folder_and_wrap(open_viewer, tmp_path: Path
 
 
 def test_window_says_the_astronaut_is_a_woman(open_viewer, analyzer) -> None:
-    if analyzer.classifier.version == PROVISIONAL_MODEL_VERSION:
-        pytest.skip("the shipped gender model is still the provisional one; its labels mean nothing yet")
     app = open_viewer(FIXTURES / "astronaut.png")
     assert "a woman" in app.result_label.cget("text")
