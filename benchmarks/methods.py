@@ -5,7 +5,8 @@
 METHOD is one of:
 - decode: decoding alone, as classify decodes (the same reduced JPEG scale, threads and read-ahead);
 - decode-full: decoding every pixel, in the same threads;
-- naive: the same ONNX models called on one photo at a time, decoded whole (FaceAnalyzer.analyze);
+- naive: the same ONNX models called on one photo at a time, decoded whole, looking for the largest
+  face as classify does (FaceAnalyzer.analyze);
 - finer: how often the chip of the largest face needs a finer decode than detection, and its cost;
 - keras: the seeds' way, a Keras MobileNetV2 classifier (export.train.build_model, ImageNet weights),
   each photo decoded whole, resized to its input and passed to model.predict on its own.
@@ -57,7 +58,7 @@ def decoding(workers: int, draft: bool) -> Stream:
 
 def naive() -> Stream:
     analyzer = shared_analyzer("cpu")
-    return lambda files: (analyzer.analyze(load_upright(item.path)) for item in files)
+    return lambda files: (analyzer.analyze(load_upright(item.path), largest_only=True) for item in files)
 
 
 def finer_decodes(files: list[FoundFile], seconds: float) -> dict[str, object]:
@@ -69,7 +70,8 @@ def finer_decodes(files: list[FoundFile], seconds: float) -> dict[str, object]:
     for item in files:
         photo, _ = load(item, reader.detection_scale)
         if photo is not None:
-            needed = chip_reduction(reader.analyzer.detector.detect_photo(photo)[:1], geometry)
+            largest = reader.analyzer.detector.detect_photo(photo, largest_only=True)[:1]
+            needed = chip_reduction(largest, geometry)
             if needed < photo.reduction:
                 decode_start = time.perf_counter()
                 load(item, lambda size, needed=needed: needed)

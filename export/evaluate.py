@@ -40,7 +40,7 @@ def _init_worker(classifier_path: Path) -> None:
 def p_male_of_largest_face(path: str) -> float:
     """The largest face's probability of 'male', or NaN when no face is found."""
     assert _analyzer is not None
-    results = _analyzer.analyze(load_upright(path))
+    results = _analyzer.analyze(load_upright(path), largest_only=True)
     return results[0].p_male if results else float("nan")
 
 

@@ -51,8 +51,21 @@ def build_model(size: int, weights: Path | None, dropout: float = 0.2) -> tuple[
     return keras.Model(inputs, outputs, name="gender_mobilenetv2"), base
 
 
+def lower_resolution(images: tf.Tensor, probability: float = 0.25) -> tf.Tensor:
+    """Shrink some chips to 1/5-3/5 of their side and blow them back up.
+
+    The detector finds faces down to MIN_FACE_SIZE, far smaller than the chip, and their chips reach the
+    classifier this blurry; CelebA's crops are all sharp (eyes about 39 px apart), and a model trained only
+    on them calls a quarter-size woman a man more often (measured: 98.5% -> 93.1% on val women).
+    """
+    batch, size = tf.shape(images)[0], tf.shape(images)[1:3]
+    small = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform([], 0.2, 0.6), tf.int32)
+    blurry = tf.image.resize(tf.image.resize(images, small, antialias=True), size)
+    return tf.where(tf.random.uniform([batch, 1, 1, 1]) < probability, blurry, images)
+
+
 def augment_batch(images: tf.Tensor, rotate: keras.layers.Layer) -> tf.Tensor:
-    """Flip, zoom/shift, small rotation, colour jitter, greyscale, blur: per example, on a float batch."""
+    """Flip, zoom/shift, small rotation, colour jitter, greyscale, blur, low resolution: per example."""
     batch = tf.shape(images)[0]
     size = tf.cast(tf.shape(images)[1], tf.float32)
     images = tf.where(tf.random.uniform([batch, 1, 1, 1]) < 0.5, tf.reverse(images, axis=[2]), images)
@@ -72,7 +85,7 @@ def augment_batch(images: tf.Tensor, rotate: keras.layers.Layer) -> tf.Tensor:
     images = (images - mean) * contrast + mean + brightness
     blurred = tf.nn.avg_pool2d(images, 3, 1, "SAME")
     images = tf.where(tf.random.uniform([batch, 1, 1, 1]) < 0.15, blurred, images)
-    return tf.clip_by_value(images, 0.0, 255.0)
+    return tf.clip_by_value(lower_resolution(images), 0.0, 255.0)
 
 
 def recompress(image: tf.Tensor) -> tf.Tensor:
@@ -135,6 +148,9 @@ def train(args: argparse.Namespace) -> Path:
     if done:
         model.load_weights(last_path)
         print(f"resuming after epoch {done} from {last_path}", flush=True)
+    elif args.init:
+        model.load_weights(args.init)
+        print(f"starting from the weights of {args.init}", flush=True)
     best_checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy",
                                                       save_best_only=True)
     if history:  # a resumed run must not replace the best epoch so far with a worse one
@@ -180,6 +196,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=0, help="chips per split (smoke tests)")
     parser.add_argument("--steps", type=int, default=0, help="steps per epoch (smoke tests)")
     parser.add_argument("--random-init", action="store_true", help="skip the ImageNet weights (smoke tests)")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint (e.g. a fine-tune of a trained "
+                        "model with --head-epochs 0)")
     return parser.parse_args(argv)
 
 

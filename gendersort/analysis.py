@@ -35,9 +35,12 @@ class FaceAnalyzer:
             return np.zeros((0, geometry.size, geometry.size, 3), np.uint8)
         return np.stack([np.asarray(align_face(image, face, geometry, reduction)) for face in faces])
 
-    def analyze(self, image: Image.Image) -> list[FaceResult]:
-        """Every face in an upright RGB image, largest first, with its probability of 'male'."""
-        faces = self.detector.detect(image)
+    def analyze(self, image: Image.Image, largest_only: bool = False) -> list[FaceResult]:
+        """The faces in an upright RGB image, largest first, each with its probability of 'male'.
+
+        `largest_only`: the detector may stop once it has the largest (see detector.py).
+        """
+        faces = self.detector.detect(image, largest_only)
         p_male = self.classifier.p_male(self.chips(image, faces))
         return [FaceResult(face, float(p)) for face, p in zip(faces, p_male, strict=True)]
 

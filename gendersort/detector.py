@@ -1,9 +1,15 @@
 """Face detection with MediaPipe's BlazeFace full-range model, run through onnxruntime.
 
-One photo is seen through several views, all run in one batch: the whole photo padded on every side (so
+One photo is seen through several views, coarse to fine: the whole photo padded on every side (so
 faces that fill the frame, like tight crops, are found), the whole photo letterboxed, and for large photos
-overlapping tiles (so small faces in group shots are found). Detections from all views are mapped back to
+overlapping tiles (so small faces in group shots are found). Detections from the views are mapped back to
 the photo's pixels and blended with MediaPipe's weighted non-maximum suppression.
+
+Every face needs every view, in one batch. The largest face alone does not: each look finds faces down
+to a smaller size than the one before, so the first to find any has found the largest and the finer
+ones are skipped (a detector view costs more than decoding a small photo). The padded look alone is
+enough only for a face it sees large (a tight crop): smaller, its keypoints are too coarse for the chip,
+and the whole look is blended in.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ CONFIRM_BELOW = 0.6
 CONFIRM_FACE_SHARE = 0.45
 CONFIRM_THRESHOLD = 0.3
 CONFIRM_IOU = 0.4
+# The padded look settles the largest face alone when the face is at least this wide in its input: the
+# whole look would add detail only to smaller faces (tight crops are about 55 px there).
+SHARP_FACE_PIXELS = 40.0
 
 
 @dataclass(frozen=True)
@@ -64,17 +73,17 @@ class View:
         return View(self.left / reduction, self.top / reduction, self.side / reduction, self.interior)
 
 
-def plan_views(width: int, height: int, pad_fraction: float, tile_above: int, grid: int,
-               overlap: float) -> list[View]:
-    """The windows to look through: padded whole, whole, and a grid of tiles for large photos."""
+def plan_stages(width: int, height: int, pad_fraction: float, tile_above: int, grid: int,
+                overlap: float) -> list[list[View]]:
+    """The windows to look through, coarse to fine: padded whole, whole, a grid of tiles for large photos."""
     longer = max(width, height)
     centre_x, centre_y = width / 2, height / 2
     padded_side = longer * (1 + 2 * pad_fraction)
-    views = [
-        View(centre_x - padded_side / 2, centre_y - padded_side / 2, padded_side),
-        View(centre_x - longer / 2, centre_y - longer / 2, longer),
-    ]
+    stages = [[View(centre_x - padded_side / 2, centre_y - padded_side / 2, padded_side)],
+              [View(centre_x - longer / 2, centre_y - longer / 2, longer)]]
     if longer > tile_above and grid > 1:
+        tiles: list[View] = []
+        stages.append(tiles)
         side = longer / (grid - (grid - 1) * overlap)
         step = side * (1 - overlap)
         columns = max(1, int(np.ceil((width - side) / step - 1e-6)) + 1)
@@ -84,8 +93,8 @@ def plan_views(width: int, height: int, pad_fraction: float, tile_above: int, gr
                 left = min(column * step, max(width - side, 0))
                 top = min(row * step, max(height - side, 0))
                 interior = (column > 0, row > 0, column < columns - 1, row < rows - 1)
-                views.append(View(left, top, side, interior))
-    return views
+                tiles.append(View(left, top, side, interior))
+    return stages
 
 
 def render_view(image: Image.Image, view: View, size: int) -> np.ndarray:
@@ -119,24 +128,46 @@ class FaceDetector:
         self.tile_above = tile_above
         self.tile_grid = tile_grid
 
+    def stages_for(self, width: int, height: int) -> list[list[View]]:
+        return plan_stages(width, height, self.pad_fraction, self.tile_above, self.tile_grid, TILE_OVERLAP)
+
     def views_for(self, width: int, height: int) -> list[View]:
-        return plan_views(width, height, self.pad_fraction, self.tile_above, self.tile_grid, TILE_OVERLAP)
+        return [view for stage in self.stages_for(width, height) for view in stage]
 
-    def detect(self, image: Image.Image) -> list[Face]:
+    def detect(self, image: Image.Image, largest_only: bool = False) -> list[Face]:
         """Faces in one upright RGB image, largest first."""
-        return self.detect_photo(Photo.whole(image))
+        return self.detect_photo(Photo.whole(image), largest_only)
 
-    def detect_photo(self, photo: Photo) -> list[Face]:
+    def detect_photo(self, photo: Photo, largest_only: bool = False) -> list[Face]:
         """Faces in a photo decoded at any scale, largest first, in full-resolution pixels.
 
         The views are planned on the full size, whatever the scale, so a reduced decode is looked at
-        through the same windows as the full one.
+        through the same windows as the full one. `largest_only`: stop at the first stage of views
+        that finds a face; the faces returned are then those of that stage.
         """
-        views = self.views_for(*photo.full_size)
+        stages = self.stages_for(*photo.full_size)
+        if not largest_only:
+            stages = [[view for stage in stages for view in stage]]
+        views: list[View] = []
+        outputs: list[list[np.ndarray]] = []
+        faces: list[Face] = []
+        for number, stage in enumerate(stages):
+            views += stage
+            outputs.append(self.look(photo, stage))
+            regressors, logits = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
+            faces = self.confirm(photo, self.decode(views, regressors, logits))
+            if faces and (number > 0 or self.sees_sharply(faces[0], stage[0])):
+                break
+        return faces
+
+    def look(self, photo: Photo, views: list[View]) -> list[np.ndarray]:
+        """The raw outputs (regressors, logits) of a set of views, run in one batch."""
         batch = np.stack([render_view(photo.image, view.reduced(photo.reduction), self.input_size)
                           for view in views])
-        regressors, scores = self.model.run(batch)
-        return self.confirm(photo, self.decode(views, regressors, scores))
+        return self.model.run(batch)
+
+    def sees_sharply(self, face: Face, view: View) -> bool:
+        return face.width * self.input_size / view.side >= SHARP_FACE_PIXELS
 
     def confirm(self, photo: Photo, faces: list[Face]) -> list[Face]:
         """Keep uncertain faces only if the detector finds them again on an upright crop centred on them."""

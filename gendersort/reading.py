@@ -58,7 +58,7 @@ class PhotoReader:
         photo, error = load(found, self.detection_scale if self.draft else None)
         if photo is None:
             return Pending(found, error=error)
-        faces = self.analyzer.detector.detect_photo(photo)
+        faces = self.analyzer.detector.detect_photo(photo, largest_only=not self.every_face)
         chosen = faces if self.every_face else faces[:1]
         finer = chip_reduction(chosen, self.analyzer.classifier.geometry)
         if finer < photo.reduction:

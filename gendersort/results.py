@@ -39,7 +39,11 @@ class FacePrediction:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One photo: its status, every face found (`face_count`) and those classified (`predictions`)."""
+    """One photo: its status, the faces found (`face_count`) and those classified (`predictions`).
+
+    For the largest face alone, the detector stops at the coarsest look that finds any (detector.py), so
+    `face_count` counts those; with every face asked for, it counts every face.
+    """
 
     path: str
     status: str

@@ -100,3 +100,54 @@ def test_two_photos_side_by_side_give_two_faces_not_duplicates(detector, astrona
     assert len(faces) == 2
     centres = sorted(box_centre(face)[0] for face in faces)
     assert abs(centres[0] - ASTRONAUT_FACE_CENTRE[0]) < 15 and 700 < centres[1] < 790
+
+
+def count_runs(detector) -> list[int]:
+    """Record the batch size of every detector run (the real model still runs)."""
+    sizes: list[int] = []
+    run = detector.model.run
+
+    def counted(batch: np.ndarray) -> list[np.ndarray]:
+        sizes.append(len(batch))
+        return run(batch)
+
+    detector.model.run = counted
+    return sizes
+
+
+def test_largest_face_alone_skips_the_tiles_once_the_whole_photo_shows_one(astronaut):
+    """The astronaut is small in the padded look, so the whole look is blended in; the tiles are skipped."""
+    from gendersort.detector import FaceDetector
+
+    untiled = FaceDetector(device="cpu", tile_grid=1).detect(astronaut)
+    detector = FaceDetector(device="cpu")
+    runs = count_runs(detector)
+    (largest,) = detector.detect(astronaut, largest_only=True)
+    assert runs == [1, 1]
+    assert np.allclose(largest.box, untiled[0].box) and np.allclose(largest.keypoints, untiled[0].keypoints)
+
+
+def test_a_tight_crop_needs_only_the_padded_look(astronaut):
+    from gendersort.detector import FaceDetector
+
+    detector = FaceDetector(device="cpu")
+    crop = astronaut.crop((180, 70, 270, 180))
+    every = detector.detect(crop)
+    runs = count_runs(detector)
+    (largest,) = detector.detect(crop, largest_only=True)
+    assert runs == [1]
+    assert np.allclose(largest.keypoints[:2], every[0].keypoints[:2], atol=3)
+
+
+def test_largest_face_alone_still_looks_finer_when_the_coarse_looks_find_nothing(astronaut):
+    """A small face in a large photo: the padded and whole looks find nothing, the tiles find it."""
+    from gendersort.detector import FaceDetector
+
+    face_area = astronaut.crop((150, 40, 300, 200)).resize((75, 80))
+    canvas = Image.new("RGB", (2400, 1600), (90, 110, 90))
+    canvas.paste(face_area, (1700, 300))
+    detector = FaceDetector(device="cpu")
+    runs = count_runs(detector)
+    (face,) = detector.detect(canvas, largest_only=True)
+    assert runs[:3] == [1, 1, 4]  # then perhaps a second look at the doubtful face
+    assert abs(box_centre(face)[0] - 1737) < 20
