@@ -2,6 +2,7 @@
 
     python -m export.evaluate celeba-val   --out build/eval     # ../shared/data/celeba-gender/val
     python -m export.evaluate utkface64    --out build/eval     # once, at the end: never to tune on
+    python -m export.evaluate celeba-val --shrink 4 --name celeba-val-quarter   # small, blurry faces
 
 Every image counts: an image without a detected face counts as wrong. Writes {out}/{set}.json with the
 metrics (and, for utkface64, adults, per race group of adults and per age band) and a confusion matrix PNG.
@@ -18,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from export.common import SHARED_DIR
 from gendersort.analysis import FaceAnalyzer
@@ -30,17 +32,23 @@ RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
 AGE_BANDS = [(0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 74), (75, 200)]
 
 _analyzer: FaceAnalyzer | None = None
+_shrink = 1.0
 
 
-def _init_worker(classifier_path: Path) -> None:
-    global _analyzer
+def _init_worker(classifier_path: Path, shrink: float) -> None:
+    global _analyzer, _shrink
     _analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=classifier_path)
+    _shrink = shrink
 
 
 def p_male_of_largest_face(path: str) -> float:
     """The largest face's probability of 'male', or NaN when no face is found."""
     assert _analyzer is not None
-    results = _analyzer.analyze(load_upright(path), largest_only=True)
+    image = load_upright(path)
+    if _shrink > 1:
+        image = image.resize((round(image.width / _shrink), round(image.height / _shrink)),
+                             Image.Resampling.BILINEAR)
+    results = _analyzer.analyze(image, largest_only=True)
     return results[0].p_male if results else float("nan")
 
 
@@ -116,15 +124,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH, help="the gender ONNX model")
     parser.add_argument("--name", help="file name stem for the outputs (default: the set's name)")
+    parser.add_argument("--shrink", type=float, default=1.0,
+                        help="shrink every image this many times first (faces smaller than the crops')")
     args = parser.parse_args()
     items = labelled_items(args.set)
     if args.limit:
         items = items[:: max(1, len(items) // args.limit)][: args.limit]
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.model,)) as pool:
+    setup = (args.model, args.shrink)
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=setup) as pool:
         p_male = np.array(list(pool.map(p_male_of_largest_face, [i["path"] for i in items], chunksize=128)))
     elapsed = time.perf_counter() - start
-    report = {"set": args.set, "model": str(args.model), "images": len(items),
+    report = {"set": args.set, "model": str(args.model), "shrink": args.shrink, "images": len(items),
               "images_per_s": len(items) / elapsed, "all": score(items, p_male)}
     if args.set == "utkface64":
         report.update(grouped(items, p_male))
