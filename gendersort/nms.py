@@ -22,21 +22,20 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
     Box and keypoints are averaged weighted by score; the cluster keeps its best score. A blended box
     lying mostly inside an already kept one (a face cut in part by a tile edge, say) is dropped.
     """
-    order = np.argsort(-scores)
+    order = np.argsort(-scores, kind="stable")
     boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
-    remaining = np.arange(len(scores))
+    remaining = np.ones(len(scores), bool)  # in order of score, so the first one left is the best
     kept: list[tuple[np.ndarray, np.ndarray, float]] = []
-    while remaining.size:
-        best = remaining[0]
-        cluster = remaining[iou(boxes[best], boxes[remaining]) > iou_threshold]
-        cluster = cluster if cluster.size else np.array([best])
+    while remaining.any():
+        best = int(remaining.argmax())
+        cluster = remaining & (iou(boxes[best], boxes) > iou_threshold)
+        cluster[best] = True
         weights = scores[cluster] / scores[cluster].sum()
         box = (boxes[cluster] * weights[:, None]).sum(axis=0)
         points = (keypoints[cluster] * weights[:, None, None]).sum(axis=0)
         if not any(_contained(box, other) for other, _, _ in kept):
             kept.append((box, points, float(scores[best])))
-        remaining = np.setdiff1d(remaining, cluster, assume_unique=True)
-        remaining = remaining[np.argsort(-scores[remaining], kind="stable")]
+        remaining &= ~cluster
     return kept
 
 
