@@ -331,6 +331,8 @@ def view(
 
     Example: gendersort view ./photos
     """
+    if path:
+        check_paths_exist([path])  # before a window opens on a photo that is not there
     try:
         from gendersort.viewer import run_viewer
     except ImportError as error:  # a Python built without tkinter

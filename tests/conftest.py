@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -56,3 +59,26 @@ def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert run.returncode == -signal.SIGKILL
+
+
+def obeying_file_permissions() -> list[str]:
+    """A command prefix under which a file without read permission is unreadable, even to root.
+
+    Root reads every file through two capabilities (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH); CI runs the
+    tests as root, so without this the permission tests would test nothing. setpriv (util-linux) drops
+    both from the bounding set: the command still runs as root and owns the test's files, so it can
+    reach the virtual environment (which may sit in root's 0700 home), but chmod 0 locks it out. Other
+    users need no prefix.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("running as root, and setpriv (util-linux) is missing: permissions cannot be tested")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def run_obeying_file_permissions(*arguments: object) -> subprocess.CompletedProcess[str]:
+    """`python ARGUMENTS...` in a child process that file permissions apply to (see above)."""
+    command = [*obeying_file_permissions(), sys.executable, *(str(argument) for argument in arguments)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -108,6 +108,18 @@ def test_min_confidence_turns_uncertain_answers_into_unknown(photos):
     assert sum(row["label"] == "unknown" for row in strict) == 2  # the cat, and the less certain face
 
 
+def test_no_recursive_format_and_overwrite(photos, tmp_path):
+    out = tmp_path / "results.txt"  # a suffix that says nothing: --format decides
+    jsonl = ("--out", out, "--format", "jsonl", "--device", "cpu")
+    first = gendersort("classify", photos, *jsonl, "--no-recursive")
+    assert first.exit_code == 0, first.output
+    assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == [
+        str(photos / "astronaut.png"), str(photos / "chelsea.png")], "people/ is not entered"
+    again = gendersort("classify", photos, *jsonl, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert len(out.read_text().splitlines()) == 3, "replaced, not appended to"
+
+
 def test_predict_says_a_sentence_per_photo(photos):
     result = gendersort("predict", photos / "astronaut.png", photos / "chelsea.png", "--device", "cpu")
     assert result.exit_code == 0
@@ -146,6 +158,27 @@ def test_evaluate_reports_metrics_and_misclassified_files(tmp_path):
         wrong = list(csv.DictReader(stream))
     assert len(wrong) == fp + fn == int(re.search(r"misclassified: (\d+)", out).group(1))
     assert all(row["truth"] != row["predicted"] for row in wrong)
+
+
+def test_evaluate_writes_a_report_with_the_matrix_and_the_mistakes(tmp_path):
+    """The astronaut filed under male/ is a mistake the trained model always makes (she is a woman)."""
+    tree = labelled_tree(tmp_path / "labelled")
+    shutil.copy(FIXTURES / "astronaut.png", tree / "male" / "astronaut as a man.png")
+    out = tmp_path / "evaluation.html"
+    result = gendersort("evaluate", tree, "--report", out, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.stderr
+    page = out.read_text(encoding="utf-8")
+    printed = [line.split()[1:] for line in result.stdout.splitlines()
+               if re.match(r"^ +(female|male) +\d+ +\d+$", line)]
+    matrix = re.search(r'<table class="confusion" id="confusion-matrix">(.*?)</table>', page, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", matrix) == [count for row in printed for count in row]
+    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
+                                page, re.S).group(1))
+    assert len(data["rows"]) == 4, "a card per photo, the one without a face too"
+    mistakes = [(row["path"], row["truth"], row["category"]) for row in data["misclassified"]]
+    assert (str(tree / "male" / "astronaut as a man.png"), "male", "female") in mistakes
+    assert len(mistakes) == int(re.search(r"misclassified: (\d+)", result.stdout).group(1))
 
 
 def test_evaluate_needs_a_labelled_tree(tmp_path):
@@ -198,6 +231,8 @@ def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(pho
     (["sort", "/no/such/folder", "out"], "no such folder"),
     (["predict", "/no/such/photo.jpg"], "no such file or folder"),
     (["evaluate", "/no/such/folder"], "no such file or folder"),
+    (["report", "/no/such/results.csv"], "no such file or folder"),
+    (["view", "/no/such/photo.jpg"], "/no/such/photo.jpg: no such file or folder"),
     (["no-such-command"], "No such command"),
 ])
 def test_usage_and_fatal_errors_exit_1_with_a_clear_message(tmp_path, monkeypatch, arguments, message):
@@ -276,3 +311,13 @@ def test_trained_model_sorts_the_examples(tmp_path):
     assert result.exit_code == 0
     assert sorted(str(p.relative_to(tmp_path / "sorted")) for p in (tmp_path / "sorted").rglob("*.jpg")) == [
         "female/astronaut.jpg", "male/archive/camera.jpg", "unknown/chelsea.jpg"]
+
+
+def test_sort_links_flattened(tmp_path):
+    result = gendersort("sort", EXAMPLES, tmp_path / "sorted", "--link", "--flatten", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    links = {str(path.relative_to(tmp_path / "sorted")): path.readlink() for path in
+             (tmp_path / "sorted").rglob("*.jpg")}
+    assert links == {"female/astronaut.jpg": EXAMPLES / "astronaut.jpg",
+                     "male/camera.jpg": EXAMPLES / "archive" / "camera.jpg",
+                     "unknown/chelsea.jpg": EXAMPLES / "chelsea.jpg"}

@@ -6,6 +6,7 @@ the good photo's row shows that the run went on past the bad one.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import shutil
@@ -15,11 +16,11 @@ from importlib.util import find_spec
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 
 from gendersort.api import classify_paths
 from gendersort.decode import HEIF_HINT, NOT_AN_IMAGE
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_obeying_file_permissions
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 BOX_TOLERANCE = 8.0
@@ -119,13 +120,29 @@ def test_heic_without_the_heif_extra_says_how_to_enable_it(tmp_path):
     assert (result.status, result.error) == ("error", HEIF_HINT)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file; read permission cannot be tested")
 def test_file_without_read_permission(tmp_path):
-    path = folder_with(tmp_path, "secret.png")
-    shutil.copy(ASTRONAUT, path)
-    path.chmod(0)
-    result = run(tmp_path)["secret.png"]
-    assert (result.status, result.error) == ("error", "permission denied")
+    """Through the real command, in a process that permissions apply to even when the tests run as root.
+
+    Without an extension, an unreadable file's bytes cannot tell whether it is a photo: it is reported too;
+    so is a folder that cannot be listed.
+    """
+    (tmp_path / "locked").mkdir()
+    shutil.copy(ASTRONAUT, tmp_path / "locked" / "inside.png")
+    for name in ("secret.png", "IMG_0002"):
+        shutil.copy(ASTRONAUT, folder_with(tmp_path, name))
+    for name in ("secret.png", "IMG_0002", "locked"):
+        (tmp_path / name).chmod(0)
+    try:
+        done = run_obeying_file_permissions("-m", "gendersort", "classify", tmp_path, "--device", "cpu")
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    rows = {os.path.basename(row["path"]): row for row in csv.DictReader(io.StringIO(done.stdout))}
+    assert done.returncode == 2, done.stderr
+    assert {name: (row["status"], row["error"]) for name, row in rows.items()} == {
+        "IMG_0002": ("error", "permission denied"), "good.png": ("no_face", ""),
+        "locked": ("error", "permission denied"), "secret.png": ("error", "permission denied"),
+    }, "the run goes on past the unreadable files"
+    assert f"{tmp_path / 'secret.png'}: permission denied" in done.stderr
 
 
 def test_broken_symlink(tmp_path):
@@ -143,6 +160,15 @@ def test_symlink_loop(tmp_path):
 
 
 # --- unusual but valid photos: decoded, and the face found where it is in the upright photo ---
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", pytest.param("AVIF", marks=(
+    pytest.mark.skipif(not features.check("avif"), reason="this Pillow has no AVIF support")))])
+def test_every_format_is_decoded_by_its_content_whatever_its_name(tmp_path, upright_box, fmt):
+    buffer = io.BytesIO()
+    Image.open(ASTRONAUT).convert("RGB").save(buffer, fmt)
+    folder_with(tmp_path, "photo.dat", buffer.getvalue())  # a name that says nothing: the bytes decide
+    assert_face_found(run(tmp_path)["photo.dat"], upright_box)
+
 
 def test_cmyk_jpeg(tmp_path, upright_box):
     folder_with(tmp_path, "print.jpg", jpeg_bytes(Image.open(ASTRONAUT).convert("CMYK")))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
+import json
 import shutil
 
 import pytest
 from PIL import Image
 
 from gendersort.files import MissingPathError, find_images, sniff_format
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_obeying_file_permissions
 
 
 def encoded(image: Image.Image, fmt: str) -> bytes:
@@ -109,13 +109,19 @@ def test_missing_path_is_an_error_before_the_walk(tmp_path):
         find_images([tmp_path, tmp_path / "nope"])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder; permissions cannot be tested")
+WALK = "import json, sys; from gendersort.files import find_images; " \
+       "print(json.dumps([(str(item.path), item.error) for item in find_images(sys.argv[1:])]))"
+
+
 def test_unreadable_folder_is_reported(tmp_path):
+    """In a process that permissions apply to, even when the tests run as root (see conftest)."""
     locked = tmp_path / "locked"
-    locked.mkdir()
+    (locked / "inside").mkdir(parents=True)
+    shutil.copy(FIXTURES / "chelsea.png", locked / "inside" / "cat.png")
     locked.chmod(0)
     try:
-        found = [(item.path, item.error) for item in find_images([tmp_path])]
-        assert found == [(locked, "permission denied")]
+        done = run_obeying_file_permissions("-c", WALK, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == [[str(locked), "permission denied"]]
     finally:
         locked.chmod(0o755)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from gendersort.cli import app
 from gendersort.errors import BadOptionError
 from gendersort.sorting import MANIFEST_NAME, SortJob, read_manifest
-from tests.conftest import FIXTURES, kill_midway
+from tests.conftest import FIXTURES, kill_midway, run_obeying_file_permissions
 
 
 def sort(source, destination, **options) -> list:
@@ -197,6 +197,28 @@ def test_source_inside_a_sorted_folder_is_refused(tmp_path):
     (tmp_path / "sorted" / "male" / "new").mkdir(parents=True)
     with pytest.raises(BadOptionError, match="where sorting writes"):
         SortJob(tmp_path / "sorted" / "male" / "new", tmp_path / "sorted", device="cpu")
+
+
+def test_move_leaves_a_file_without_read_permission_in_place_and_lists_it(tmp_path):
+    """The real command, in a process that file permissions apply to even as root (see conftest); twice."""
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["cat.png", "secret.png"])
+    (source / "secret.png").chmod(0)
+    try:
+        for _ in range(2):
+            done = run_obeying_file_permissions("-m", "gendersort", "sort", source, destination, "--move",
+                                                "--device", "cpu")
+            assert done.returncode == 2, done.stderr
+            assert f"left in place: {source / 'secret.png'}: permission denied" in done.stderr
+        assert files_under(source) == ["secret.png"]
+        assert files_under(destination) == [MANIFEST_NAME, "unknown/cat.png"]
+        assert digest(destination / "unknown" / "cat.png") == hashes["cat.png"]
+        left = [row for row in read_manifest(destination / MANIFEST_NAME) if not row["destination"]]
+        assert [(Path(row["source"]).name, row["error"]) for row in left] == [
+            ("secret.png", "permission denied")]
+    finally:
+        (source / "secret.png").chmod(0o644)
+    assert digest(source / "secret.png") == hashes["secret.png"], "the unreadable file is untouched"
 
 
 def test_sigkill_during_a_move_then_rerun_loses_nothing(tmp_path):
