@@ -41,8 +41,9 @@ class FacePrediction:
 class ImageResult:
     """One photo: its status, the faces found (`face_count`) and those classified (`predictions`).
 
-    For the largest face alone, the detector stops at the coarsest look that finds any (detector.py), so
-    `face_count` counts those; with every face asked for, it counts every face.
+    For the largest face alone, the detector stops at the coarsest look that finds any, and gives no
+    second look to uncertain faces smaller than the chosen one (detector.py), so `face_count` counts the
+    sure faces of that look; with every face asked for, it counts every face.
     """
 
     path: str

@@ -151,3 +151,28 @@ def test_largest_face_alone_still_looks_finer_when_the_coarse_looks_find_nothing
     (face,) = detector.detect(canvas, largest_only=True)
     assert runs[:3] == [1, 1, 4]  # then perhaps a second look at the doubtful face
     assert abs(box_centre(face)[0] - 1737) < 20
+
+
+def test_largest_face_alone_gives_second_looks_only_until_one_face_stands():
+    """On real group photos: the face chosen is the one that second looks at every face would choose, and
+    no more crops are looked at again than there are uncertain faces."""
+    from gendersort.detector import CONFIRM_BELOW, FaceDetector
+    from gendersort.imaging import Photo
+
+    detector = FaceDetector(device="cpu")
+    runs = count_runs(detector)
+    photos = sorted(needs_shared("dlib-faces").glob("*.jpg"))
+    doubtful_photos = 0
+    for path in photos:
+        photo = Photo.whole(load_upright(path))
+        views = detector.views_for(*photo.full_size)
+        faces = detector.decode(views, *detector.look(photo, views))
+        every = detector.confirm(photo, faces)
+        runs.clear()
+        largest = detector.confirm(photo, faces, largest_only=True)
+        doubtful = sum(face.score < CONFIRM_BELOW for face in faces)
+        doubtful_photos += doubtful > 0
+        assert [face.box for face in largest[:1]] == [face.box for face in every[:1]], path.name
+        assert {face.box for face in largest} <= {face.box for face in every}, path.name
+        assert sum(runs) <= doubtful, path.name
+    assert doubtful_photos >= 3  # the photos do exercise the second look
