@@ -30,10 +30,11 @@ def _init_worker() -> None:
 
 
 def cut_chip(path: Path) -> np.ndarray | None:
-    """The chip of the largest face, or None when no face is found."""
+    """The chip of the largest face, or None when no face is found: found as `gendersort classify` finds
+    it by default (largest_only), so that the training chips are cut exactly as the main job cuts them."""
     assert _detector is not None
     image = load_upright(path)
-    faces = _detector.detect(image)
+    faces = _detector.detect(image, largest_only=True)
     return np.asarray(align_face(image, faces[0])) if faces else None
 
 
