@@ -13,10 +13,10 @@ copy's own path, size and mtime, written by classify's own writer: the CSV is th
 
 Then `gendersort report` runs in a process of its own (its wall time and peak resident memory, measured
 as benchmarks/peak_memory.py does), and, when Chromium (/usr/bin/chromium) and Playwright are there, the
-page is opened --opens times in a fresh tab, launched as tests/test_report.py launches it: the time from
-asking for the page to the first page of cards drawn, the redraw after unticking the `male` filter, and
-the next page of cards after scrolling to the last card (both timed inside the page, to the first frame
-drawn with the cards in it).
+page is opened --opens times in a fresh tab, launched as the tests launch it (benchmarks/chromium.py):
+the time from asking for the page to the first page of cards drawn, the redraw after unticking the
+`male` filter, and the next page of cards after scrolling to the last card (both timed inside the page,
+to the first frame drawn with the cards in it).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
 from benchmarks.inputs import FOLDER_SIZE
 from benchmarks.throughput import ROOT, run_together
 from gendersort.api import classify_paths
@@ -49,11 +50,6 @@ LONG_SIDE = 640
 QUALITY = 90
 CROP = (0.8, 0.95)  # the share of the source's width and height each copy keeps
 TINT = (0.85, 1.15)  # the range of each channel's gain
-# As tests/test_report.py launches Chromium and sizes its tab.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1200, "height": 900}
 
 Box = tuple[float, float, float, float]
 
@@ -201,7 +197,7 @@ def in_browser(page_path: Path, opens: int) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             print(f"headless Chromium {browser.version}, {opens} opens, each in a fresh tab:")
             for _ in range(opens):

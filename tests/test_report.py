@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
 from gendersort.imaging import load_upright
 from gendersort.metrics import classification_metrics
 from gendersort.report import EvaluationSummary, write_report
@@ -29,9 +30,6 @@ COLUMNS = ["path", "status", "label", "p_male", "confidence", "faces", "face_ind
 ODD_NAME = 'a<b>&"quoted" \'é\' 漢 <script>x.png'
 NOT_UTF8_NAME = os.fsdecode(b"caf\xe9 latin-1.png")
 ERROR_MESSAGE = "</script><b>boom</b> & co"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TRUTH = {"astronaut.png": "female", "camera.png": "male", ODD_NAME: "female"}
 
 
@@ -202,7 +200,7 @@ def browser() -> Iterator:
         "playwright.sync_api",
         reason="needs the Python package playwright (pip install playwright; no `playwright install`)")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -210,7 +208,7 @@ def browser() -> Iterator:
 @pytest.fixture
 def page(browser) -> Iterator:
     """A tab that records script errors and every non-local request, and checks there were none."""
-    tab = browser.new_page(viewport={"width": 1200, "height": 900})
+    tab = browser.new_page(viewport=VIEWPORT)
     errors, remote = [], []
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.on("request", lambda sent: sent.url.startswith(("file:", "data:")) or remote.append(sent.url))
