@@ -1,0 +1,1 @@
+"""Faces: detect the faces in a decoded photo and align each into a chip."""

@@ -1,0 +1,1 @@
+"""Models: the shipped ONNX models, their onnxruntime sessions and the gender classifier."""

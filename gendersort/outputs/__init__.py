@@ -1,0 +1,1 @@
+"""Outputs: the rows a run writes, resuming them, and sorting the files by label."""

@@ -1,0 +1,1 @@
+"""Photos: find the image files in the trees given and decode them upright."""

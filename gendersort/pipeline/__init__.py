@@ -1,0 +1,1 @@
+"""Pipeline: run photos through decoding, detection and classification, in order, on threads."""

@@ -1,0 +1,1 @@
+"""Review: look at the results afterwards: sentences, the HTML report, the viewer, evaluation."""
