@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.analysis import FaceAnalyzer
-from gendersort.imaging import load_upright
+from gendersort.photos.imaging import load_upright
+from gendersort.pipeline.analysis import FaceAnalyzer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.detector import FaceDetector
-from gendersort.imaging import load_upright
-from gendersort.nms import iou
+from gendersort.faces.detector import FaceDetector
+from gendersort.faces.nms import iou
+from gendersort.photos.imaging import load_upright
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 IOU_MATCH = 0.3

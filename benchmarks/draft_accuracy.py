@@ -19,10 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from gendersort.api import WORKERS, classify_files, shared_analyzer, threads_beside
-from gendersort.files import found
 from gendersort.labels import LABELS
-from gendersort.results import ImageResult
+from gendersort.outputs.results import ImageResult
+from gendersort.photos.walk import found
+from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
 
 VAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celeba-gender" / "val"
 

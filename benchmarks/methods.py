@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.api import WORKERS, read_ahead, shared_analyzer, threads_beside
-from gendersort.files import FoundFile, found
-from gendersort.imaging import load_upright
-from gendersort.pipeline import ordered_map
-from gendersort.reading import PhotoReader, load
-from gendersort.resolution import chip_reduction
+from gendersort.faces.resolution import chip_reduction
+from gendersort.photos.imaging import load_upright
+from gendersort.photos.walk import FoundFile, found
+from gendersort.pipeline.api import WORKERS, read_ahead, shared_analyzer, threads_beside
+from gendersort.pipeline.ordered import ordered_map
+from gendersort.pipeline.reading import PhotoReader, load
 
 METHODS = ("decode", "decode-full", "naive", "finer", "keras")
 

@@ -7,9 +7,10 @@ page shows and redraws its cards in headless Chromium. The README's "Large repor
 Inputs are made once under --out and kept for the next run: ROWS distinct 640 px JPEGs made from the four
 fixture photos (tests/fixtures; two with a face, two without), each cropped, shifted, mirrored and tinted
 differently so that every thumbnail differs, and their results CSV. Classifying thousands of photos would
-take longer than the report itself, so the fixtures are classified once (gendersort.api.classify_paths)
-and each copy gets its source's result, with the face box carried through the copy's framing and the
-copy's own path, size and mtime, written by classify's own writer: the CSV is the one classify writes.
+take longer than the report itself, so the fixtures are classified once
+(gendersort.pipeline.api.classify_paths) and each copy gets its source's result, with the face box carried
+through the copy's framing and the copy's own path, size and mtime, written by classify's own writer: the
+CSV is the one classify writes.
 
 Then `gendersort report` runs in a process of its own (its wall time and peak resident memory, measured
 as benchmarks/peak_memory.py does), and, when Chromium (/usr/bin/chromium) and Playwright are there, the
@@ -37,9 +38,9 @@ from PIL import Image
 from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
 from benchmarks.inputs import FOLDER_SIZE
 from benchmarks.throughput import ROOT, run_together
-from gendersort.api import classify_paths
-from gendersort.results import ImageResult
-from gendersort.writers import open_results
+from gendersort.outputs.results import ImageResult
+from gendersort.outputs.writers import open_results
+from gendersort.pipeline.api import classify_paths
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -262,7 +262,7 @@ def numbers(text: str) -> list[int]:
 
 
 def main() -> None:
-    from gendersort.api import BATCH_SIZE, WORKERS
+    from gendersort.pipeline.api import BATCH_SIZE, WORKERS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=str(ROOT / "build" / "bench"), help="where inputs are made")

@@ -28,7 +28,7 @@ import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
 from export.common import MODELS_DIR  # noqa: E402
-from gendersort.align import CHIP_GEOMETRY  # noqa: E402
+from gendersort.faces.align import CHIP_GEOMETRY  # noqa: E402
 from gendersort.labels import LABELS  # noqa: E402
 
 PARITY_LIMIT = 1e-4
@@ -70,7 +70,8 @@ def model_metadata(size: int, flip_average: bool, metrics_file: Path | None, ver
     return {
         "model_version": version,
         "input_size": str(size),
-        "input": "uint8 RGB chips [N, S, S, 3], aligned by gendersort.align; scaling is inside the graph",
+        "input": ("uint8 RGB chips [N, S, S, 3], aligned by gendersort.faces.align; "
+                  "scaling is inside the graph"),
         "labels": json.dumps(list(LABELS)),
         "chip_geometry": json.dumps(CHIP_GEOMETRY.as_dict()),
         "flip_average": str(flip_average).lower(),

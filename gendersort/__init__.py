@@ -1,12 +1,12 @@
 """gendersort: tell, for every photo in a folder tree, whether the face in it is male or female."""
 
-from gendersort.api import classify_files, classify_image, classify_paths
-from gendersort.detector import FaceDetector
-from gendersort.faces import Face
-from gendersort.files import FoundFile, find_images
-from gendersort.imaging import load_upright
-from gendersort.results import FacePrediction, ImageResult
-from gendersort.sorting import Placement, SortJob
+from gendersort.faces.detector import FaceDetector
+from gendersort.faces.face import Face
+from gendersort.outputs.results import FacePrediction, ImageResult
+from gendersort.outputs.sorting import Placement, SortJob
+from gendersort.photos.imaging import load_upright
+from gendersort.photos.walk import FoundFile, find_images
+from gendersort.pipeline.api import classify_files, classify_image, classify_paths
 
 __all__ = [
     "Face", "FaceDetector", "FacePrediction", "FoundFile", "ImageResult", "Placement", "SortJob",

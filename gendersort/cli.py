@@ -1,4 +1,4 @@
-"""The `gendersort` command: a thin typer layer over gendersort.api. Each command is one function below.
+"""The `gendersort` command: a thin typer layer over gendersort.pipeline.api, one function per command.
 
 Exit codes: 0 every file processed; 1 usage or fatal error (nothing or not everything was done);
 2 finished, but some files could not be read (they are listed, and have status "error").
@@ -23,18 +23,18 @@ from tqdm import tqdm
 from typer.core import TyperGroup
 
 from gendersort import __version__
-from gendersort.analysis import FaceAnalyzer
-from gendersort.api import WORKERS, classify_files, shared_analyzer, threads_beside
-from gendersort.decode import HEIF_HINT, heif_supported
 from gendersort.errors import FatalError
-from gendersort.evaluation import Evaluation, labelled_results
-from gendersort.files import check_paths_exist, find_images
-from gendersort.onnx_model import DEVICES, DeviceUnavailableError
-from gendersort.results import ERROR, FACE_MODES, Tally
-from gendersort.resume import finished_rows, unfinished
-from gendersort.sentences import describe
-from gendersort.sorting import LEFT, SortJob
-from gendersort.writers import FORMATS, open_results, output_format
+from gendersort.models.session import DEVICES, DeviceUnavailableError
+from gendersort.outputs.results import ERROR, FACE_MODES, Tally
+from gendersort.outputs.resume import finished_rows, unfinished
+from gendersort.outputs.sorting import LEFT, SortJob
+from gendersort.outputs.writers import FORMATS, open_results, output_format
+from gendersort.photos.decode import HEIF_HINT, heif_supported
+from gendersort.photos.walk import check_paths_exist, find_images
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
+from gendersort.review.evaluation import Evaluation, labelled_results
+from gendersort.review.sentences import describe
 
 try:  # recent typer releases bundle their own copy of click
     from typer._click.exceptions import UsageError
@@ -55,7 +55,8 @@ class Commands(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         with usage_errors_exit_1(), warnings.catch_warnings():
-            # decode.py reports such files as errors (in the reading threads, where catching it is unsafe)
+            # photos/decode.py reports such files as errors (in the reading threads, where catching it is
+            # unsafe)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
                 return super().invoke(ctx)
@@ -249,7 +250,7 @@ def evaluate(
     if misclassified:
         evaluation.write_misclassified(misclassified)
     if report:
-        from gendersort.report import EvaluationSummary, write_report
+        from gendersort.review.report import EvaluationSummary, write_report
 
         rows = [row for _, result in labelled for row in result.rows()]
         truth = {miss.path: miss.truth for miss in evaluation.misclassified}
@@ -313,7 +314,7 @@ def report(
 
     Example: gendersort report results.csv --out report.html
     """
-    from gendersort.report import write_report
+    from gendersort.review.report import write_report
 
     check_paths_exist([results])
     summary = write_report(results, out, thumb_size=thumb_size)
@@ -334,7 +335,7 @@ def view(
     if path:
         check_paths_exist([path])  # before a window opens on a photo that is not there
     try:
-        from gendersort.viewer import run_viewer
+        from gendersort.review.viewer import run_viewer
     except ImportError as error:  # a Python built without tkinter
         raise FatalError(f"gendersort view needs tkinter ({error}); on Debian or Ubuntu: "
                          "apt install python3-tk") from error

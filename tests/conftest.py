@@ -26,7 +26,7 @@ def astronaut() -> Image.Image:
 
 @pytest.fixture(scope="session")
 def detector():
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     return FaceDetector(device="cpu")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gendersort.align import CHIP_GEOMETRY, align_face, chip_to_image_matrix, eye_targets
-from gendersort.faces import Face
+from gendersort.faces.align import CHIP_GEOMETRY, align_face, chip_to_image_matrix, eye_targets
+from gendersort.faces.face import Face
 
 
 def synthetic_face(left_eye, right_eye) -> Face:

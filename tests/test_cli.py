@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from gendersort.classifier import GenderClassifier
 from gendersort.cli import app
-from gendersort.results import COLUMNS
+from gendersort.models.classifier import GenderClassifier
+from gendersort.outputs.results import COLUMNS
 from tests.conftest import FIXTURES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from gendersort.api import classify_paths
-from gendersort.decode import HEIF_HINT, NOT_AN_IMAGE
+from gendersort.photos.decode import HEIF_HINT, NOT_AN_IMAGE
+from gendersort.pipeline.api import classify_paths
 from tests.conftest import FIXTURES, run_obeying_file_permissions
 
 ASTRONAUT = FIXTURES / "astronaut.png"

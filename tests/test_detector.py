@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gendersort.imaging import load_upright
+from gendersort.photos.imaging import load_upright
 from tests.conftest import ASTRONAUT_FACE_CENTRE, FIXTURES, needs_shared
 
 
@@ -26,7 +26,7 @@ def test_astronaut_has_one_face_where_it_is(detector, astronaut):
 
 
 def test_cameraman_in_profile_is_found():
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     faces = FaceDetector(device="cpu").detect(load_upright(FIXTURES / "camera.png"))
     assert len(faces) == 1
@@ -69,7 +69,7 @@ def test_exif_orientation_gives_upright_coordinates(detector, astronaut, tmp_pat
 
 def test_small_faces_in_a_large_photo_need_the_tiles(astronaut):
     """A 40 px face in a 2400 px photo: found with tiles, missed by the whole-photo views alone."""
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     face_area = astronaut.crop((150, 40, 300, 200)).resize((75, 80))
     canvas = Image.new("RGB", (2400, 1600), (90, 110, 90))
@@ -117,7 +117,7 @@ def count_runs(detector) -> list[int]:
 
 def test_largest_face_alone_skips_the_tiles_once_the_whole_photo_shows_one(astronaut):
     """The astronaut is small in the padded look, so the whole look is blended in; the tiles are skipped."""
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     untiled = FaceDetector(device="cpu", tile_grid=1).detect(astronaut)
     detector = FaceDetector(device="cpu")
@@ -128,7 +128,7 @@ def test_largest_face_alone_skips_the_tiles_once_the_whole_photo_shows_one(astro
 
 
 def test_a_tight_crop_needs_only_the_padded_look(astronaut):
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     detector = FaceDetector(device="cpu")
     crop = astronaut.crop((180, 70, 270, 180))
@@ -141,7 +141,7 @@ def test_a_tight_crop_needs_only_the_padded_look(astronaut):
 
 def test_largest_face_alone_still_looks_finer_when_the_coarse_looks_find_nothing(astronaut):
     """A small face in a large photo: the padded and whole looks find nothing, the tiles find it."""
-    from gendersort.detector import FaceDetector
+    from gendersort.faces.detector import FaceDetector
 
     face_area = astronaut.crop((150, 40, 300, 200)).resize((75, 80))
     canvas = Image.new("RGB", (2400, 1600), (90, 110, 90))
@@ -156,8 +156,8 @@ def test_largest_face_alone_still_looks_finer_when_the_coarse_looks_find_nothing
 def test_largest_face_alone_gives_second_looks_only_until_one_face_stands():
     """On real group photos: the face chosen is the one that second looks at every face would choose, and
     no more crops are looked at again than there are uncertain faces."""
-    from gendersort.detector import CONFIRM_BELOW, FaceDetector
-    from gendersort.imaging import Photo
+    from gendersort.faces.detector import CONFIRM_BELOW, FaceDetector
+    from gendersort.photos.imaging import Photo
 
     detector = FaceDetector(device="cpu")
     runs = count_runs(detector)

@@ -60,8 +60,8 @@ def test_chips_train_export_parity_and_load(tmp_path):
                             "--flip-average")
     assert "parity on 6 real chips" in export_out
 
-    from gendersort.align import CHIP_GEOMETRY
-    from gendersort.classifier import GenderClassifier
+    from gendersort.faces.align import CHIP_GEOMETRY
+    from gendersort.models.classifier import GenderClassifier
 
     classifier = GenderClassifier(device="cpu", model_path=onnx_path)
     assert classifier.geometry == CHIP_GEOMETRY

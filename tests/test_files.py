@@ -9,7 +9,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from gendersort.files import MissingPathError, find_images, sniff_format
+from gendersort.photos.walk import MissingPathError, find_images, sniff_format
 from tests.conftest import FIXTURES, run_obeying_file_permissions
 
 
@@ -109,7 +109,7 @@ def test_missing_path_is_an_error_before_the_walk(tmp_path):
         find_images([tmp_path, tmp_path / "nope"])
 
 
-WALK = "import json, sys; from gendersort.files import find_images; " \
+WALK = "import json, sys; from gendersort.photos.walk import find_images; " \
        "print(json.dumps([(str(item.path), item.error) for item in find_images(sys.argv[1:])]))"
 
 

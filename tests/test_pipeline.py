@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gendersort.api import classify_files, read_ahead, shared_analyzer
-from gendersort.files import find_images
-from gendersort.imaging import Photo, load_upright
-from gendersort.reading import load
-from gendersort.resolution import detection_reduction
+from gendersort.faces.resolution import detection_reduction
+from gendersort.photos.imaging import Photo, load_upright
+from gendersort.photos.walk import find_images
+from gendersort.pipeline.api import classify_files, read_ahead, shared_analyzer
+from gendersort.pipeline.reading import load
 from tests.conftest import FIXTURES
 
 LARGE = (4000, 3000)

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
-from gendersort.imaging import load_upright
-from gendersort.metrics import classification_metrics
-from gendersort.report import EvaluationSummary, write_report
-from gendersort.report_rows import read_results
-from gendersort.report_thumbs import make_thumbnail
+from gendersort.photos.imaging import load_upright
+from gendersort.review.metrics import classification_metrics
+from gendersort.review.report import EvaluationSummary, write_report
+from gendersort.review.report_rows import read_results
+from gendersort.review.report_thumbs import make_thumbnail
 from tests.conftest import FIXTURES, save_two_face_photo
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
@@ -53,7 +53,7 @@ def result_records(path: Path, analyzer, every_face: bool = False) -> list[dict]
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from gendersort.analysis import FaceAnalyzer
+    from gendersort.pipeline.analysis import FaceAnalyzer
 
     return FaceAnalyzer(device="cpu")
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.errors import BadOptionError
-from gendersort.sorting import MANIFEST_NAME, SortJob, read_manifest
+from gendersort.outputs.sorting import MANIFEST_NAME, SortJob, read_manifest
 from tests.conftest import FIXTURES, kill_midway, run_obeying_file_permissions
 
 

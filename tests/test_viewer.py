@@ -15,14 +15,14 @@ import pytest
 from PIL import Image, ImageGrab
 
 from gendersort.errors import FatalError
-from gendersort.imaging import load_upright
-from gendersort.viewer_folder import neighbour, photos_in
-from gendersort.wording import describe
+from gendersort.photos.imaging import load_upright
+from gendersort.review.viewer_folder import neighbour, photos_in
+from gendersort.review.wording import describe
 from tests.conftest import FIXTURES, save_two_face_photo
 
 tkinter = pytest.importorskip("tkinter", reason="needs tkinter (the Python build's _tkinter and Tk 8.6)")
 
-from gendersort.viewer import BOX_COLOUR, ViewerApp, analyze_photo, run_viewer  # noqa: E402 (needs tkinter)
+from gendersort.review.viewer import BOX_COLOUR, ViewerApp, analyze_photo, run_viewer  # noqa: E402 (needs tkinter)
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
@@ -45,7 +45,7 @@ def test_photos_in_lists_one_folder_by_name_and_neighbour_wraps(tmp_path: Path) 
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from gendersort.analysis import FaceAnalyzer
+    from gendersort.pipeline.analysis import FaceAnalyzer
 
     return FaceAnalyzer(device="cpu")
 

@@ -12,9 +12,15 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gendersort.cli import app
-from gendersort.results import COLUMNS
-from gendersort.resume import finished_rows
-from gendersort.writers import OutputExistsError, OutputLockedError, RowWriter, open_results, read_rows
+from gendersort.outputs.results import COLUMNS
+from gendersort.outputs.resume import finished_rows
+from gendersort.outputs.writers import (
+    OutputExistsError,
+    OutputLockedError,
+    RowWriter,
+    open_results,
+    read_rows,
+)
 from tests.conftest import FIXTURES, kill_midway
 
 VERSION = "test-model"

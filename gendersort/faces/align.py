@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from gendersort.faces import Face
+from gendersort.faces.face import Face
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.align import similarity_matrix, warp
-from gendersort.faces import Face
-from gendersort.imaging import Photo
-from gendersort.nms import iou, weighted_nms
-from gendersort.onnx_model import MODELS_DIR, OnnxModel
+from gendersort.faces.align import similarity_matrix, warp
+from gendersort.faces.face import Face
+from gendersort.faces.nms import iou, weighted_nms
+from gendersort.models.session import MODELS_DIR, OnnxModel
+from gendersort.photos.imaging import Photo
 
 DETECTOR_PATH = MODELS_DIR / "face_detector.onnx"
 # Measured defaults (README, "Face detection"): see benchmarks/detection_rate.py.

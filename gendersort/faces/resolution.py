@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gendersort.align import ChipGeometry, eye_distance
-from gendersort.detector import FaceDetector
-from gendersort.faces import Face
+from gendersort.faces.align import ChipGeometry, eye_distance
+from gendersort.faces.detector import FaceDetector
+from gendersort.faces.face import Face
 
 DCT_REDUCTIONS = (8, 4, 2, 1)
 # Decoded pixels per detector input pixel, at the least, in the smallest view (a tile of a large photo):

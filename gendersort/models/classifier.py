@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.align import ChipGeometry
+from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS
-from gendersort.onnx_model import MODELS_DIR, OnnxModel
+from gendersort.models.session import MODELS_DIR, OnnxModel
 
 CLASSIFIER_PATH = MODELS_DIR / "gender.onnx"
 CUDA_BATCH = 32  # chips per run on CUDA (the default --batch-size)

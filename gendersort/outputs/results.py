@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from gendersort.labels import UNKNOWN
-from gendersort.wording import confidence_of
+from gendersort.review.wording import confidence_of
 
 OK, NO_FACE, ERROR = "ok", "no_face", "error"
 COLUMNS = (
@@ -42,8 +42,8 @@ class ImageResult:
     """One photo: its status, the faces found (`face_count`) and those classified (`predictions`).
 
     For the largest face alone, the detector stops at the coarsest look that finds any, and gives no
-    second look to uncertain faces smaller than the chosen one (detector.py), so `face_count` counts the
-    sure faces of that look; with every face asked for, it counts every face.
+    second look to uncertain faces smaller than the chosen one (faces/detector.py), so `face_count` counts
+    the sure faces of that look; with every face asked for, it counts every face.
     """
 
     path: str

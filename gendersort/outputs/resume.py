@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
-from gendersort.files import FoundFile
-from gendersort.results import NO_FACE, OK
+from gendersort.outputs.results import NO_FACE, OK
+from gendersort.photos.walk import FoundFile
 
 Row = dict[str, object]
 

@@ -22,13 +22,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gendersort.analysis import FaceAnalyzer
-from gendersort.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
 from gendersort.errors import BadOptionError
-from gendersort.files import FoundFile, MissingPathError, find_images
 from gendersort.labels import LABELS, UNKNOWN
-from gendersort.results import ERROR, ImageResult
-from gendersort.writers import open_results, read_rows
+from gendersort.outputs.results import ERROR, ImageResult
+from gendersort.outputs.writers import open_results, read_rows
+from gendersort.photos.walk import FoundFile, MissingPathError, find_images
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
 
 MODES = ("copy", "move", "link")
 FOLDERS = (*LABELS, UNKNOWN)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gendersort.errors import BadOptionError, FatalError
-from gendersort.results import COLUMNS
+from gendersort.outputs.results import COLUMNS
 
 FORMATS = ("csv", "jsonl")
 STDOUT = "-"

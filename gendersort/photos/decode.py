@@ -9,8 +9,8 @@ from typing import BinaryIO
 
 from PIL import Image, features
 
-from gendersort.files import HEAD_BYTES, describe_os_error, sniff_format
-from gendersort.imaging import Photo, upright_rgb_in_place, upright_size
+from gendersort.photos.imaging import Photo, upright_rgb_in_place, upright_size
+from gendersort.photos.walk import HEAD_BYTES, describe_os_error, sniff_format
 
 HEIF_HINT = "HEIC/HEIF needs the heif extra: pip install 'gendersort[heif]'"
 AVIF_HINT = "AVIF needs Pillow 11.3 or later built with AVIF support"
@@ -18,7 +18,7 @@ BOMB = "too many pixels to decode safely (decompression bomb limit)"
 NOT_AN_IMAGE = "not an image: its content is none of JPEG, PNG, WebP, BMP, GIF, TIFF, AVIF, HEIC/HEIF"
 
 
-# Given a photo's full size, how many times fewer pixels across its decode may have (see resolution.py).
+# Given a photo's full size, how many times fewer pixels across its decode may have (see faces/resolution.py).
 ReductionRule = Callable[[tuple[int, int]], int]
 
 

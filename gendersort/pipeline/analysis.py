@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.align import align_face
-from gendersort.classifier import CLASSIFIER_PATH, GenderClassifier
-from gendersort.detector import FaceDetector
-from gendersort.faces import Face
+from gendersort.faces.align import align_face
+from gendersort.faces.detector import FaceDetector
+from gendersort.faces.face import Face
+from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class FaceAnalyzer:
     def analyze(self, image: Image.Image, largest_only: bool = False) -> list[FaceResult]:
         """The faces in an upright RGB image, largest first, each with its probability of 'male'.
 
-        `largest_only`: the detector may stop once it has the largest (see detector.py).
+        `largest_only`: the detector may stop once it has the largest (see faces/detector.py).
         """
         faces = self.detector.detect(image, largest_only)
         p_male = self.classifier.p_male(self.chips(image, faces))

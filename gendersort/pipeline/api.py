@@ -19,14 +19,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from gendersort.analysis import FaceAnalyzer
 from gendersort.errors import BadOptionError
-from gendersort.faces import Face
-from gendersort.files import FoundFile, find_images
-from gendersort.imaging import upright_rgb
-from gendersort.pipeline import ordered_map
-from gendersort.reading import Pending, PhotoReader
-from gendersort.results import (
+from gendersort.faces.face import Face
+from gendersort.outputs.results import (
     ERROR,
     FACE_MODES,
     NO_FACE,
@@ -35,6 +30,11 @@ from gendersort.results import (
     ImageResult,
     label_for,
 )
+from gendersort.photos.imaging import upright_rgb
+from gendersort.photos.walk import FoundFile, find_images
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.ordered import ordered_map
+from gendersort.pipeline.reading import Pending, PhotoReader
 
 BATCH_SIZE = 32
 # One reading thread per core, each running its own inferences on one onnxruntime thread (see
@@ -80,7 +80,7 @@ def classify_paths(paths: Iterable[str | Path], *, recursive: bool = True, faces
 def classify_files(found_files: Iterable[FoundFile], *, analyzer: FaceAnalyzer, faces: str = "largest",
                    min_confidence: float = 0.0, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
                    draft: bool = True) -> Iterator[ImageResult]:
-    """Results for files already found (see files.find_images), in their order.
+    """Results for files already found (see photos.walk.find_images), in their order.
 
     `draft=False` decodes every pixel of every photo instead of what detection and the chips need: the
     same results, up to the small differences of a reduced decode, at a higher cost (reading.py).

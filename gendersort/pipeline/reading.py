@@ -1,6 +1,6 @@
 """From a found file to its faces and their chips: the per-photo work that runs in the reading threads.
 
-A JPEG is decoded at the coarsest DCT scale that keeps the detector's views sharp (see resolution.py);
+A JPEG is decoded at the coarsest DCT scale that keeps the detector's views sharp (see faces/resolution.py);
 only when a chosen face is too small there for a sharp chip is the file decoded again, finer. Faces are
 located in full-resolution pixels either way, so the rows do not depend on the scale.
 """
@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gendersort.analysis import FaceAnalyzer
-from gendersort.decode import ReductionRule, UnreadableImageError, open_photo
-from gendersort.faces import Face
-from gendersort.files import FoundFile
-from gendersort.imaging import Photo
-from gendersort.resolution import chip_reduction, detection_reduction
+from gendersort.faces.face import Face
+from gendersort.faces.resolution import chip_reduction, detection_reduction
+from gendersort.photos.decode import ReductionRule, UnreadableImageError, open_photo
+from gendersort.photos.imaging import Photo
+from gendersort.photos.walk import FoundFile
+from gendersort.pipeline.analysis import FaceAnalyzer
 
 
 def load(found: FoundFile, reduction_for: ReductionRule | None = None) -> tuple[Photo | None, str]:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.analysis import FaceAnalyzer
-from gendersort.api import BATCH_SIZE, WORKERS, classify_paths
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
-from gendersort.metrics import classification_metrics
-from gendersort.results import NO_FACE, OK, ImageResult
+from gendersort.outputs.results import NO_FACE, OK, ImageResult
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_paths
+from gendersort.review.metrics import classification_metrics
 
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 

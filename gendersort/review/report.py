@@ -19,10 +19,10 @@ from typing import Any
 from PIL import Image
 
 from gendersort.labels import UNKNOWN
-from gendersort.report_page import render_page
-from gendersort.report_rows import ResultRow, as_rows, read_results
-from gendersort.report_thumbs import Thumbnail, make_thumbnail
-from gendersort.wording import describe
+from gendersort.review.report_page import render_page
+from gendersort.review.report_rows import ResultRow, as_rows, read_results
+from gendersort.review.report_thumbs import Thumbnail, make_thumbnail
+from gendersort.review.wording import describe
 
 CATEGORIES = ("male", "female", "unknown", "error")
 METRIC_NAMES = (
@@ -43,8 +43,8 @@ RowsSource = str | Path | Iterable[ResultRow | Mapping[str, Any]]
 class EvaluationSummary:
     """What `gendersort evaluate` knows beyond the rows: the metrics and the rows it got wrong.
 
-    `metrics` is gendersort.metrics.classification_metrics' dict; each misclassified row carries its true
-    label in `truth` (a ResultRow field, or a 'truth' key in a plain record).
+    `metrics` is gendersort.review.metrics.classification_metrics' dict; each misclassified row carries its
+    true label in `truth` (a ResultRow field, or a 'truth' key in a plain record).
     """
 
     metrics: Mapping[str, Any]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gendersort.labels import UNKNOWN
-from gendersort.wording import confidence_of
+from gendersort.review.wording import confidence_of
 
 Box = tuple[float, float, float, float]
 BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")

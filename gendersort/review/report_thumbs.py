@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from gendersort.decode import heif_supported
-from gendersort.imaging import upright_rgb
-from gendersort.report_rows import Box
+from gendersort.photos.decode import heif_supported
+from gendersort.photos.imaging import upright_rgb
+from gendersort.review.report_rows import Box
 
 # EXIF orientations that swap width and height once the photo is turned upright.
 TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}

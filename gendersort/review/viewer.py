@@ -14,12 +14,12 @@ from tkinter import filedialog
 
 from PIL import Image, ImageTk
 
-from gendersort.analysis import FaceAnalyzer, FaceResult
-from gendersort.decode import UnreadableImageError, open_upright
 from gendersort.errors import FatalError
-from gendersort.files import IMAGE_SUFFIXES
-from gendersort.viewer_folder import neighbour, photos_in
-from gendersort.wording import describe
+from gendersort.photos.decode import UnreadableImageError, open_upright
+from gendersort.photos.walk import IMAGE_SUFFIXES
+from gendersort.pipeline.analysis import FaceAnalyzer, FaceResult
+from gendersort.review.viewer_folder import neighbour, photos_in
+from gendersort.review.wording import describe
 
 BOX_COLOUR = "#ffd400"
 PREVIEW_SIDE = 2048  # the copy kept for redrawing at window size; finer than any screen shows a photo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gendersort.files import looks_like_image
+from gendersort.photos.walk import looks_like_image
 
 
 def photos_in(folder: Path) -> list[Path]:
