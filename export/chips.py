@@ -1,14 +1,19 @@
-"""Cut and cache face chips with gendersort's own detector and aligner, so training sees the runtime's crops.
+"""Cut face chips from cached detections with gendersort's own aligner, so training sees the runtime's crops.
 
-    python -m export.chips ../shared/data/celeba-gender --out build/chips [--splits train val] [--limit N]
+    python -m export.chips celeba fairface utkface allagefaces scut --detections build/detections \\
+        --out build/chips/tight [--eye-distance 0.42 --eye-y 0.42] [--margin 12]
 
-Writes build/chips/{split}.npz with `chips` (N, S, S, 3) uint8, `labels` (N,) int (index into LABELS),
-`paths` (N,). Images without a detected face are left out and counted (and listed in {split}.missed.txt).
+Writes {out}/{set}-{split}.npz with `chips` (N, S + 2 margin, S + 2 margin, 3) uint8, `labels` (N,),
+`paths` (N,) and `geometry` (JSON of the ChipGeometry), for the images where a face was found. The chip
+carries `margin` pixels of real photo around the runtime's chip, at the same scale: the chip that
+`gendersort classify` cuts is exactly its centre, and training can shift, scale and turn the window the
+way a face found a pixel or two apart would (export/train.py) without showing black corners.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -16,63 +21,62 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.align import CHIP_GEOMETRY, align_face
-from gendersort.detector import FaceDetector
-from gendersort.imaging import load_upright
-from gendersort.labels import LABELS
-
-_detector: FaceDetector | None = None
+from export.common import set_stem
+from gendersort.faces.align import CHIP_GEOMETRY, ChipGeometry, chip_to_image_matrix, warp
+from gendersort.faces.face import Face
+from gendersort.photos.imaging import load_upright
 
 
-def _init_worker() -> None:
-    global _detector
-    _detector = FaceDetector(device="cpu", threads=1)
+def margin_matrix(keypoints: np.ndarray, geometry: ChipGeometry, margin: int) -> np.ndarray:
+    """The chip-to-photo matrix of the chip grown by `margin` pixels on every side, at the same scale."""
+    matrix = chip_to_image_matrix(Face((0.0, 0.0, 0.0, 0.0), keypoints, 1.0), geometry)
+    matrix[:, 2] -= margin * (matrix[:, 0] + matrix[:, 1])
+    return matrix
 
 
-def cut_chip(path: Path) -> np.ndarray | None:
-    """The chip of the largest face, or None when no face is found: found as `gendersort classify` finds
-    it by default (largest_only), so that the training chips are cut exactly as the main job cuts them."""
-    assert _detector is not None
-    image = load_upright(path)
-    faces = _detector.detect(image, largest_only=True)
-    return np.asarray(align_face(image, faces[0])) if faces else None
+def cut_chip(job: tuple[str, np.ndarray, ChipGeometry, int]) -> np.ndarray:
+    path, keypoints, geometry, margin = job
+    side = geometry.size + 2 * margin
+    return np.asarray(warp(load_upright(path), margin_matrix(keypoints, geometry, margin), side))
 
 
-def labelled_paths(split_dir: Path) -> list[tuple[Path, int]]:
-    return [(path, index) for index, label in enumerate(LABELS)
-            for path in sorted((split_dir / label).glob("*.jpg"))]
-
-
-def cache_split(split_dir: Path, out_file: Path, workers: int, limit: int) -> None:
-    items = labelled_paths(split_dir)
-    if limit:
-        items = items[:: max(1, len(items) // limit)][:limit]
+def cut_split(detections: Path, out_file: Path, geometry: ChipGeometry, margin: int, workers: int) -> None:
+    with np.load(detections) as data:
+        found = ~np.isnan(data["keypoints"][:, 0, 0])
+        paths, labels, keypoints = data["paths"][found], data["labels"][found], data["keypoints"][found]
     start = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
-        chips = list(pool.map(cut_chip, [path for path, _ in items], chunksize=128))
-    found = [i for i, chip in enumerate(chips) if chip is not None]
-    missed = [str(items[i][0]) for i, chip in enumerate(chips) if chip is None]
+    jobs = [(str(path), points.astype(np.float64), geometry, margin)
+            for path, points in zip(paths, keypoints, strict=True)]
+    with ProcessPoolExecutor(workers) as pool:
+        chips = np.stack(list(pool.map(cut_chip, jobs, chunksize=256)))
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out_file, chips=np.stack([chips[i] for i in found]),
-             labels=np.array([items[i][1] for i in found], np.int64),
-             paths=np.array([str(items[i][0]) for i in found]))
-    out_file.with_suffix(".missed.txt").write_text("\n".join(missed) + "\n")
-    elapsed = time.perf_counter() - start
-    print(f"{split_dir.name}: {len(found)} chips of {len(items)} images, {len(missed)} without a face "
-          f"({len(missed) / len(items):.3%}), {len(items) / elapsed:.0f} images/s -> {out_file}", flush=True)
+    partial = out_file.with_suffix(".partial.npz")
+    np.savez(partial, chips=chips, labels=labels, paths=paths, geometry=json.dumps(geometry.as_dict()),
+             margin=margin)
+    partial.replace(out_file)
+    print(f"{detections.stem}: {len(chips)} chips, {len(chips) / (time.perf_counter() - start):.0f}/s "
+          f"-> {out_file}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="a labelled tree {split}/{female,male}/*.jpg")
-    parser.add_argument("--out", type=Path, default=Path("build/chips"))
+    parser.add_argument("sets", nargs="+")
+    parser.add_argument("--detections", type=Path, default=Path("build/detections"))
+    parser.add_argument("--out", type=Path, default=Path("build/chips/tight"))
     parser.add_argument("--splits", nargs="+", default=["val", "train"])
+    parser.add_argument("--eye-distance", type=float, default=CHIP_GEOMETRY.eye_distance)
+    parser.add_argument("--eye-y", type=float, default=CHIP_GEOMETRY.eye_y)
+    parser.add_argument("--margin", type=int, default=12)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--limit", type=int, default=0, help="images per split (0: all)")
     args = parser.parse_args()
-    print(f"chip geometry: {CHIP_GEOMETRY}", flush=True)
+    geometry = ChipGeometry(CHIP_GEOMETRY.size, args.eye_distance, args.eye_y)
+    print(f"chip geometry: {geometry}, margin {args.margin}", flush=True)
     for split in args.splits:
-        cache_split(args.root / split, args.out / f"{split}.npz", args.workers, args.limit)
+        for name in args.sets:
+            out_file = args.out / f"{set_stem(name)}-{split}.npz"
+            if not out_file.exists():
+                cut_split(args.detections / f"{set_stem(name)}-{split}.npz", out_file, geometry, args.margin,
+                          args.workers)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gendersort.labels import LABELS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "gendersort" / "models"
 SHARED_DIR = REPO_ROOT.parent / "shared"
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+# Built by ../shared/data/facesets.py (never committed): fairface, utkface, allagefaces, scut.
+FACESETS_DIR = REPO_ROOT / "build" / "data"
+FACESETS = ("fairface", "utkface", "allagefaces", "scut")
+LABELLED_SETS = ("celeba", *FACESETS)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def set_root(name: str) -> Path:
+    """The folder holding a labelled set's {train,val}/{female,male}/ trees: a set's name, or a folder."""
+    if Path(name).is_dir():
+        return Path(name)
+    if name == "celeba":
+        return SHARED_DIR / "data" / "celeba-gender"
+    if name in FACESETS:
+        return FACESETS_DIR / name
+    raise SystemExit(f"unknown set {name!r}: one of {', '.join(LABELLED_SETS)}")
+
+
+def labelled_images(name: str, split: str) -> list[tuple[Path, int]]:
+    """Every image of one split of a labelled set with its label's index in LABELS, in a fixed order."""
+    split_dir = set_root(name) / split
+    if not split_dir.is_dir():
+        raise SystemExit(f"{split_dir} does not exist (see ../shared/data/README.md)")
+    return [(path, index) for index, label in enumerate(LABELS)
+            for path in sorted((split_dir / label).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def real_photo_paths(folders: list[Path] | None = None, per_folder: int = 16) -> list[Path]:
@@ -24,3 +50,8 @@ def real_photo_paths(folders: list[Path] | None = None, per_folder: int = 16) ->
     if not paths:
         raise SystemExit("no real photos found for the parity check")
     return paths
+
+
+def set_stem(name: str) -> str:
+    """The name a set's cached detections and chips are filed under."""
+    return Path(name).name

@@ -1,11 +1,12 @@
-"""Evaluate the shipped ONNX model through gendersort's own pipeline (decode, detect, align, classify).
+"""Evaluate a gender ONNX model through gendersort's own pipeline (decode, detect, align, classify).
 
-    python -m export.evaluate celeba-val   --out build/eval     # ../shared/data/celeba-gender/val
-    python -m export.evaluate utkface64    --out build/eval     # once, at the end: never to tune on
-    python -m export.evaluate celeba-val --shrink 4 --name celeba-val-quarter   # small, blurry faces
+    python -m export.evaluate celeba fairface utkface allagefaces scut --out build/eval  # the val parts
+    python -m export.evaluate celeba --shrink 4 --name celeba-quarter  # small, blurry faces
 
-Every image counts: an image without a detected face counts as wrong. Writes {out}/{set}.json with the
-metrics (and, for utkface64, adults, per race group of adults and per age band) and a confusion matrix PNG.
+Every image counts: an image without a detected face counts as wrong. For each set writes {out}/{name}.json
+with the metrics (women's and men's accuracy, and, where the set's labels.csv has them, per race group of
+adults and per age band), {out}/{name}.npz with every image's p_male (NaN: no face) for calibration and
+candidate tables, and a confusion matrix PNG. Only val parts are read: choose on them, never on anything else.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from export.common import SHARED_DIR
-from gendersort.analysis import FaceAnalyzer
-from gendersort.classifier import CLASSIFIER_PATH
-from gendersort.imaging import load_upright
-from gendersort.metrics import classification_metrics
+from export.common import LABELLED_SETS, labelled_images, set_root
+from gendersort.labels import LABELS
+from gendersort.models.classifier import CLASSIFIER_PATH
+from gendersort.photos.imaging import load_upright
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.review.metrics import classification_metrics
 
-DATA = SHARED_DIR / "data"
-RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
 AGE_BANDS = [(0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 74), (75, 200)]
+# FairFace labels an age band, not an age; its bands below 20 are not adults'.
+FAIRFACE_MINOR_BANDS = {"0-2", "3-9", "10-19"}
+MALE = LABELS.index("male")
 
 _analyzer: FaceAnalyzer | None = None
 _shrink = 1.0
@@ -53,25 +56,43 @@ def p_male_of_largest_face(path: str) -> float:
 
 
 def labelled_items(name: str) -> list[dict]:
-    if name == "celeba-val":
-        root = DATA / "celeba-gender" / "val"
-        return [{"path": str(p), "is_male": label == "male"}
-                for label in ("female", "male") for p in sorted((root / label).glob("*.jpg"))]
-    if name == "utkface64":
-        root = DATA / "utkface64"
-        with (root / "labels.csv").open() as handle:
-            return [{"path": str(root / row["path"]), "is_male": row["label"] == "male",
-                     "age": int(row["age"]), "race": int(row["race"])} for row in csv.DictReader(handle)]
-    raise SystemExit(f"unknown set {name!r}")
+    """The val part of a set: path and truth, with age band, adulthood and race where the set has them."""
+    root = set_root(name)
+    labels_csv = root / "labels.csv"
+    extra: dict[str, dict] = {}
+    if labels_csv.exists():
+        with labels_csv.open() as handle:
+            extra = {str(root / row["path"]): row for row in csv.DictReader(handle) if row["split"] == "val"}
+    items = []
+    for path, label in labelled_images(name, "val"):
+        item = {"path": str(path), "is_male": label == MALE}
+        row = extra.get(str(path), {})
+        if row.get("race"):
+            item["race"] = row["race"]
+        if row.get("age"):
+            item["age_band"], item["adult"] = age_band(row["age"])
+        items.append(item)
+    return items
+
+
+def age_band(age: str) -> tuple[str, bool]:
+    """A label's age as (band, adult): FairFace's own bands, or an age in years put in AGE_BANDS."""
+    if not age.isdigit():
+        return age, age not in FAIRFACE_MINOR_BANDS
+    years = int(age)
+    low, high = next(band for band in AGE_BANDS if band[0] <= years <= band[1])
+    return (f"{low}-{high}" if high < 200 else f"{low}+"), years >= 18
 
 
 def score(items: list[dict], p_male: np.ndarray) -> dict:
     """Metrics where no face is wrong: such images are predicted as the opposite of the truth."""
-    truth = np.array([item["is_male"] for item in items])
+    truth = np.array([item["is_male"] for item in items], bool)
     found = ~np.isnan(p_male)
     predicted = np.where(found, p_male >= 0.5, ~truth)
     scores = np.where(found, p_male, np.where(truth, 0.0, 1.0))
     metrics = classification_metrics(truth, predicted, scores)
+    metrics["women"] = float((~predicted[~truth]).mean()) if (~truth).any() else float("nan")
+    metrics["men"] = float(predicted[truth].mean()) if truth.any() else float("nan")
     metrics["no_face"] = int((~found).sum())
     on_found = predicted[found] == truth[found]
     metrics["accuracy_on_found_faces"] = float(on_found.mean()) if found.any() else 0.0
@@ -79,20 +100,27 @@ def score(items: list[dict], p_male: np.ndarray) -> dict:
 
 
 def grouped(items: list[dict], p_male: np.ndarray) -> dict:
-    """UTKFace breakdowns: adults, adults per race group, every age band."""
-    ages = np.array([item["age"] for item in items])
-    races = np.array([item["race"] for item in items])
+    """Breakdowns where the labels allow: adults, adults per race group, every age band."""
 
-    def subset(mask: np.ndarray) -> dict:
-        return score([item for item, keep in zip(items, mask, strict=True) if keep], p_male[mask])
+    def subset(keep: list[bool]) -> dict:
+        mask = np.array(keep, bool)
+        return score([item for item, chosen in zip(items, keep, strict=True) if chosen], p_male[mask])
 
-    adults = ages >= 18
-    return {
-        "adults": subset(adults),
-        "adults_by_race": {RACES[r]: subset(adults & (races == r)) for r in sorted(RACES)},
-        "by_age_band": {f"{lo}-{hi}" if hi < 200 else f"{lo}+": subset((ages >= lo) & (ages <= hi))
-                        for lo, hi in AGE_BANDS},
-    }
+    report: dict = {}
+    has_age = all("adult" in item for item in items)
+    adult = [item.get("adult", True) for item in items]
+    if has_age:
+        report["adults"] = subset(adult)
+        bands = sorted({item["age_band"] for item in items},
+                       key=lambda band: int(band.split("-")[0].rstrip("+")))
+        report["by_age_band"] = {band: subset([item["age_band"] == band for item in items]) for band in bands}
+    if all("race" in item for item in items):
+        key = "adults_by_race" if has_age else "by_race"
+        report[key] = {
+            race: subset([item["race"] == race and grown for item, grown in zip(items, adult, strict=True)])
+            for race in sorted({item["race"] for item in items})
+        }
+    return report
 
 
 def plot_confusion(matrix: list[list[int]], title: str, path: Path) -> None:
@@ -116,35 +144,46 @@ def plot_confusion(matrix: list[list[int]], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("set", choices=["celeba-val", "utkface64"])
-    parser.add_argument("--out", type=Path, default=Path("build/eval"))
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH, help="the gender ONNX model")
-    parser.add_argument("--name", help="file name stem for the outputs (default: the set's name)")
-    parser.add_argument("--shrink", type=float, default=1.0,
-                        help="shrink every image this many times first (faces smaller than the crops')")
-    args = parser.parse_args()
-    items = labelled_items(args.set)
+def evaluate_set(name: str, args: argparse.Namespace) -> dict:
+    items = labelled_items(name)
     if args.limit:
         items = items[:: max(1, len(items) // args.limit)][: args.limit]
     start = time.perf_counter()
     setup = (args.model, args.shrink)
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=setup) as pool:
-        p_male = np.array(list(pool.map(p_male_of_largest_face, [i["path"] for i in items], chunksize=128)))
+        p_male = np.array(list(pool.map(p_male_of_largest_face, [i["path"] for i in items], chunksize=64)))
     elapsed = time.perf_counter() - start
-    report = {"set": args.set, "model": str(args.model), "shrink": args.shrink, "images": len(items),
-              "images_per_s": len(items) / elapsed, "all": score(items, p_male)}
-    if args.set == "utkface64":
-        report.update(grouped(items, p_male))
+    report = {"set": name, "split": "val", "model": str(args.model), "shrink": args.shrink,
+              "images": len(items), "images_per_s": len(items) / elapsed, "all": score(items, p_male),
+              **grouped(items, p_male)}
+    stem = f"{args.name or name}"
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.name or args.set
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
-    plot_confusion(report["all"]["confusion_matrix"], f"{args.set} (every image)",
+    np.savez(args.out / f"{stem}.npz", paths=np.array([i["path"] for i in items]),
+             is_male=np.array([i["is_male"] for i in items]), p_male=p_male)
+    plot_confusion(report["all"]["confusion_matrix"], f"{name} val (every image)",
                    args.out / f"{stem}-confusion.png")
-    print(json.dumps(report, indent=2))
+    overall = report["all"]
+    print(f"{stem}: {len(items)} images, balanced {overall['balanced_accuracy']:.2%}, women "
+          f"{overall['women']:.2%}, men {overall['men']:.2%}, no face {overall['no_face']}", flush=True)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="*", default=list(LABELLED_SETS), help="val parts to evaluate")
+    parser.add_argument("--out", type=Path, default=Path("build/eval"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH, help="the gender ONNX model")
+    parser.add_argument("--name", help="file name stem of the outputs (one set only; default: the set's)")
+    parser.add_argument("--shrink", type=float, default=1.0,
+                        help="shrink every image this many times first (faces smaller than the crops')")
+    args = parser.parse_args()
+    if args.name and len(args.sets) != 1:
+        raise SystemExit("--name needs exactly one set")
+    for name in args.sets:
+        evaluate_set(name, args)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Export the trained Keras classifier to gendersort/models/gender.onnx with tf2onnx.
 
-    python -m export.to_onnx build/train/best.keras [--metrics build/eval/celeba-val.json] [--flip-average]
+    python -m export.to_onnx build/train/best.keras --chips build/chips/tight/celeba-val.npz \
+        [--flip-average] [--calibration build/eval/calibration.json] [--metrics build/eval/*.json]
 
 The ONNX graph takes uint8 RGB chips `[N, S, S, 3]` and returns the probability of each class; the cast
-and scaling are inside the graph. With --flip-average it also averages each chip with its mirror image.
-Its metadata carries what the runtime needs (input size, label order, chip geometry) and what a reader
-wants (training data, metrics, version). The export fails unless Keras and ONNX agree on at least 256
+and scaling are inside the graph. With --flip-average it also averages each chip with its mirror image;
+with --calibration it divides the log-odds by the fitted temperature. Its metadata carries what the
+runtime needs (input size, label order, chip geometry) and what a reader wants (training data,
+temperature, metrics, version). The export fails unless Keras and ONNX agree on at least 256
 real chips within 1e-4 in probability.
 """
 
@@ -34,10 +36,13 @@ from gendersort.labels import LABELS  # noqa: E402
 PARITY_LIMIT = 1e-4
 PARITY_CHIPS = 256
 OUTPUT_PATH = MODELS_DIR / "gender.onnx"
+TRAINING_DATA = ("train parts of celeba-gender (CelebA-derived), FairFace, UTKFace, All-Age-Faces and "
+                 "SCUT-FBP5500, as built by ../shared/data/facesets.py; see MODEL_CARD.md")
 
 
-def uint8_model(model: keras.Model, flip_average: bool) -> keras.Model:
-    """Wrap the classifier so it takes uint8 chips (and optionally averages with the mirror image)."""
+def uint8_model(model: keras.Model, flip_average: bool, temperature: float = 1.0) -> keras.Model:
+    """Wrap the classifier so it takes uint8 chips, optionally averages with the mirror image, and
+    divides the log-odds by a calibration temperature (export/calibrate.py): softmax(log p / T)."""
     size = model.input_shape[1]
     chips = keras.Input((size, size, 3), dtype="uint8", name="chip")
     pixels = keras.layers.Lambda(lambda x: tf.cast(x, tf.float32), name="to_float")(chips)
@@ -45,6 +50,10 @@ def uint8_model(model: keras.Model, flip_average: bool) -> keras.Model:
     if flip_average:
         mirrored = keras.layers.Lambda(lambda x: tf.reverse(x, axis=[2]), name="mirror")(pixels)
         probabilities = keras.layers.Average(name="flip_average")([probabilities, model(mirrored)])
+    if temperature != 1.0:
+        probabilities = keras.layers.Lambda(
+            lambda p: tf.nn.softmax(tf.math.log(tf.maximum(p, 1e-7)) / temperature), name="temperature")(
+            probabilities)
     return keras.Model(chips, probabilities, name="gender_uint8")
 
 
@@ -65,41 +74,55 @@ def parity(model: keras.Model, onnx_path: Path, chips: np.ndarray) -> float:
     return float(np.abs(expected - actual).max())
 
 
-def model_metadata(size: int, flip_average: bool, metrics_file: Path | None, version: str) -> dict[str, str]:
-    metrics = json.loads(metrics_file.read_text()) if metrics_file else {}
+def model_metadata(geometry: dict, flip_average: bool, temperature: float, metrics_files: list[Path],
+                   version: str) -> dict[str, str]:
+    metrics = {}
+    for path in metrics_files:
+        report = json.loads(path.read_text())
+        metrics[path.stem] = {key: report["all"][key]
+                              for key in ("balanced_accuracy", "women", "men", "no_face")}
     return {
         "model_version": version,
-        "input_size": str(size),
+        "input_size": str(geometry["size"]),
         "input": ("uint8 RGB chips [N, S, S, 3], aligned by gendersort.faces.align; "
                   "scaling is inside the graph"),
         "labels": json.dumps(list(LABELS)),
-        "chip_geometry": json.dumps(CHIP_GEOMETRY.as_dict()),
+        "chip_geometry": json.dumps(geometry),
         "flip_average": str(flip_average).lower(),
+        "temperature": repr(temperature),
         "architecture": "Keras MobileNetV2 alpha 1.0 (ImageNet start) + global average pool + dense softmax",
-        "training_data": "celeba-gender train split (CelebA-derived, non-commercial research use only)",
+        "training_data": TRAINING_DATA,
         "metrics": json.dumps(metrics),
-        "license": "weights inherit CelebA's non-commercial research terms; see MODEL_CARD.md",
+        "license": "weights inherit CelebA's, UTKFace's and SCUT-FBP5500's non-commercial research terms; "
+                   "FairFace (CC BY 4.0) by Karkkainen and Joo; see MODEL_CARD.md",
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--chips", type=Path, default=Path("build/chips/val.npz"),
-                        help="real chips for the parity check")
-    parser.add_argument("--metrics", type=Path, help="a metrics JSON from export.evaluate to embed")
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/tight/celeba-val.npz"),
+                        help="real margin chips (export.chips) for the parity check, of the model's geometry")
+    parser.add_argument("--metrics", type=Path, nargs="*", default=[],
+                        help="metrics JSON files from export.evaluate to embed, one per val set")
+    parser.add_argument("--calibration", type=Path,
+                        help="export.calibrate's JSON: its temperature goes inside the graph")
     parser.add_argument("--flip-average", action="store_true")
     parser.add_argument("--version", default=f"gender-mnv2-{date.today():%Y%m%d}")
     parser.add_argument("--output", type=Path, default=OUTPUT_PATH)
     args = parser.parse_args(argv)
-    model = uint8_model(keras.models.load_model(args.checkpoint), args.flip_average)
-    size = model.input_shape[1]
-    if size != CHIP_GEOMETRY.size:
-        raise SystemExit(f"checkpoint takes {size} px chips but CHIP_GEOMETRY.size is {CHIP_GEOMETRY.size}")
-    convert(model, model_metadata(size, args.flip_average, args.metrics, args.version), args.output)
+    temperature = json.loads(args.calibration.read_text())["temperature"] if args.calibration else 1.0
+    model = uint8_model(keras.models.load_model(args.checkpoint), args.flip_average, temperature)
     with np.load(args.chips) as data:
-        pick = np.random.default_rng(0).permutation(len(data["labels"]))[:PARITY_CHIPS]
-        chips = data["chips"][np.sort(pick)]
+        geometry, margin = json.loads(str(data["geometry"])), int(data["margin"])
+        pick = np.sort(np.random.default_rng(0).permutation(len(data["labels"]))[:PARITY_CHIPS])
+        chips = np.ascontiguousarray(data["chips"][pick, margin:data["chips"].shape[1] - margin,
+                                                   margin:data["chips"].shape[2] - margin])
+    if geometry != CHIP_GEOMETRY.as_dict() or model.input_shape[1] != CHIP_GEOMETRY.size:
+        raise SystemExit(f"the chips ({geometry}) or the checkpoint ({model.input_shape[1]} px) do not match "
+                         f"CHIP_GEOMETRY {CHIP_GEOMETRY}, which the runtime cuts by default")
+    metadata = model_metadata(geometry, args.flip_average, temperature, args.metrics, args.version)
+    convert(model, metadata, args.output)
     worst = parity(model, args.output, chips)
     print(f"parity on {len(chips)} real chips: max abs difference in probability {worst:.2e} "
           f"(limit {PARITY_LIMIT})")

@@ -1,4 +1,4 @@
-"""The whole export path in a few minutes, on fixture photos: chips, training steps, ONNX, parity, load.
+"""The whole export path in a few minutes, on fixture photos: detections, chips, training, ONNX, parity, load.
 
 Needs the `train` extra (TensorFlow, Keras, tf2onnx); skipped without it. Full training never runs here.
 """
@@ -41,23 +41,39 @@ def labelled_tree(root: Path) -> None:
                 variant.save(folder / f"{index}.jpg", quality=90)
 
 
-@pytest.mark.slow
-def test_chips_train_export_parity_and_load(tmp_path):
+def cut_chips(tmp_path: Path) -> Path:
+    """Detections, then margin chips, of the fixture tree: the same two steps as for the real sets."""
     labelled_tree(tmp_path / "data")
-    chips_out = run_module("export.chips", str(tmp_path / "data"), "--out", str(tmp_path / "chips"),
-                           "--workers", "1")
-    assert "train: 6 chips of 6 images" in chips_out
-    train_args = ["export.train", "--chips", str(tmp_path / "chips"), "--out", str(tmp_path / "train"),
-                  "--head-epochs", "1", "--fine-epochs", "1", "--steps", "2", "--batch-size", "4"]
+    found = run_module("export.detections", str(tmp_path / "data"), "--out", str(tmp_path / "detections"),
+                       "--workers", "1")
+    assert "data train: 6 images, 0 without a face" in found
+    chips_out = run_module("export.chips", str(tmp_path / "data"), "--detections", str(tmp_path / "detections"),
+                           "--out", str(tmp_path / "chips"), "--workers", "1")
+    assert "data-train: 6 chips" in chips_out
+    return tmp_path / "chips"
+
+
+def train_command(chips: Path, out: Path) -> list[str]:
+    return ["export.train", "--chips", str(chips), "--sets", "data", "--source-weights", "data=1",
+            "--out", str(out), "--epoch-size", "8", "--batch-size", "4", "--val-per-set", "0"]
+
+
+@pytest.mark.slow
+def test_chips_train_export_parity_rebuild_and_load(tmp_path):
+    chips = cut_chips(tmp_path)
+    train_args = [*train_command(chips, tmp_path / "train"), "--head-epochs", "1", "--fine-epochs", "1"]
     if not IMAGENET.exists():
         train_args.append("--random-init")
     run_module(*train_args)
     history = (tmp_path / "train" / "history.csv").read_text().splitlines()
     assert len(history) == 3, "a header and one line per epoch"
+    assert "data_women" in history[0] and "rule_score" in history[0]
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text('{"temperature": 1.5}')
     onnx_path = tmp_path / "gender.onnx"
     export_out = run_module("export.to_onnx", str(tmp_path / "train" / "best.keras"),
-                            "--chips", str(tmp_path / "chips" / "val.npz"), "--output", str(onnx_path),
-                            "--flip-average")
+                            "--chips", str(chips / "data-val.npz"), "--output", str(onnx_path),
+                            "--flip-average", "--calibration", str(calibration))
     assert "parity on 6 real chips" in export_out
 
     from gendersort.faces.align import CHIP_GEOMETRY
@@ -65,17 +81,25 @@ def test_chips_train_export_parity_and_load(tmp_path):
 
     classifier = GenderClassifier(device="cpu", model_path=onnx_path)
     assert classifier.geometry == CHIP_GEOMETRY
-    with np.load(tmp_path / "chips" / "val.npz") as data:
-        p_male = classifier.p_male(data["chips"])
+    assert classifier.model.metadata["temperature"] == "1.5"
+    with np.load(chips / "data-val.npz") as data:
+        margin = int(data["margin"])
+        p_male = classifier.p_male(np.ascontiguousarray(data["chips"][:, margin:-margin, margin:-margin]))
     assert p_male.shape == (6,) and np.all((p_male >= 0) & (p_male <= 1))
 
 
 @pytest.mark.slow
+def test_a_shipped_graph_rebuilds_into_keras_weights_that_agree_with_it(tmp_path):
+    chips = cut_chips(tmp_path)
+    rebuilt = run_module("export.from_onnx", str(REPO / "gendersort" / "models" / "gender.onnx"),
+                         "--out", str(tmp_path / "rebuilt.keras"), "--chips", str(chips / "data-val.npz"))
+    assert "Keras against ONNX on 6 real chips" in rebuilt and (tmp_path / "rebuilt.keras").exists()
+
+
+@pytest.mark.slow
 def test_training_resumes_after_the_last_checkpoint(tmp_path):
-    labelled_tree(tmp_path / "data")
-    run_module("export.chips", str(tmp_path / "data"), "--out", str(tmp_path / "chips"), "--workers", "1")
-    common = ["export.train", "--chips", str(tmp_path / "chips"), "--out", str(tmp_path / "train"),
-              "--steps", "1", "--batch-size", "4", "--random-init", "--head-epochs", "1"]
+    chips = cut_chips(tmp_path)
+    common = [*train_command(chips, tmp_path / "train"), "--random-init", "--head-epochs", "1"]
     run_module(*common, "--fine-epochs", "0")
     resumed = run_module(*common, "--fine-epochs", "1")
     assert "resuming after epoch 1" in resumed

@@ -1,0 +1,76 @@
+"""Find the face in every labelled training or validation image once, with gendersort's own detector.
+
+    python -m export.detections celeba fairface utkface allagefaces scut --out build/detections
+
+Writes build/detections/{set}-{split}.npz: `paths`, `labels` (index into LABELS), `keypoints` (N, 6, 2)
+and `boxes` (N, 4) of the largest face, found as `gendersort classify` finds it by default, with NaN
+where no face was found. Detection is the slow part of making chips (tens of milliseconds a photo, the
+warp a fraction of one), so it runs once and every chip geometry (export/chips.py) is cut from this.
+Already written files are kept: a killed run resumes with the next set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from export.common import labelled_images, set_stem
+from gendersort.faces.detector import FaceDetector
+from gendersort.photos.imaging import load_upright
+
+_detector: FaceDetector | None = None
+
+
+def _init_worker() -> None:
+    global _detector
+    _detector = FaceDetector(device="cpu", threads=1)
+
+
+def largest_face(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The keypoints and box of the largest face (NaN when none is found), found as classify finds it."""
+    assert _detector is not None
+    faces = _detector.detect(load_upright(path), largest_only=True)
+    if not faces:
+        return np.full((6, 2), np.nan, np.float32), np.full(4, np.nan, np.float32)
+    return faces[0].keypoints.astype(np.float32), np.array(faces[0].box, np.float32)
+
+
+def detect_split(name: str, split: str, out_file: Path, workers: int) -> None:
+    items = labelled_images(name, split)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        found = list(pool.map(largest_face, [path for path, _ in items], chunksize=64))
+    keypoints = np.stack([points for points, _ in found])
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_file.with_suffix(".partial.npz")
+    np.savez(partial, paths=np.array([str(path) for path, _ in items]),
+             labels=np.array([label for _, label in items], np.int64),
+             keypoints=keypoints, boxes=np.stack([box for _, box in found]))
+    partial.replace(out_file)
+    missed = int(np.isnan(keypoints[:, 0, 0]).sum())
+    elapsed = time.perf_counter() - start
+    print(f"{name} {split}: {len(items)} images, {missed} without a face ({missed / len(items):.2%}), "
+          f"{len(items) / elapsed:.0f} images/s -> {out_file}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="+")
+    parser.add_argument("--out", type=Path, default=Path("build/detections"))
+    parser.add_argument("--splits", nargs="+", default=["val", "train"])
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    for split in args.splits:
+        for name in args.sets:
+            out_file = args.out / f"{set_stem(name)}-{split}.npz"
+            if not out_file.exists():
+                detect_split(name, split, out_file, args.workers)
+
+
+if __name__ == "__main__":
+    main()
