@@ -47,8 +47,8 @@ def cut_chips(tmp_path: Path) -> Path:
     found = run_module("export.detections", str(tmp_path / "data"), "--out", str(tmp_path / "detections"),
                        "--workers", "1")
     assert "data train: 6 images, 0 without a face" in found
-    chips_out = run_module("export.chips", str(tmp_path / "data"), "--detections", str(tmp_path / "detections"),
-                           "--out", str(tmp_path / "chips"), "--workers", "1")
+    chips_out = run_module("export.chips", str(tmp_path / "data"), "--detections",
+                           str(tmp_path / "detections"), "--out", str(tmp_path / "chips"), "--workers", "1")
     assert "data-train: 6 chips" in chips_out
     return tmp_path / "chips"
 
