@@ -49,6 +49,16 @@ def save_two_face_photo(path: Path) -> Path:
     return path
 
 
+def save_group_photo(path: Path) -> Path:
+    """A 2600 x 1600 JPEG of two real faces of unlike sizes: the astronaut large (her chip is sharp from a
+    half-scale decode) and the cameraman small (his needs the full decode)."""
+    group = Image.new("RGB", (2600, 1600), (128, 128, 128))
+    group.paste(Image.open(FIXTURES / "astronaut.png").convert("RGB").resize((1400, 1400)), (0, 0))
+    group.paste(Image.open(FIXTURES / "camera.png").convert("RGB").resize((1150, 1150)), (1450, 450))
+    group.save(path, quality=92)
+    return path
+
+
 def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> None:
     """Start a gendersort run and SIGKILL it once `watched` holds `lines` lines: a crash at a real moment."""
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

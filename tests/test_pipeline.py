@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gendersort.faces.resolution import detection_reduction
+from gendersort.faces.resolution import chip_reduction, detection_reduction
+from gendersort.photos.decode import open_photo
 from gendersort.photos.imaging import Photo, load_upright
-from gendersort.photos.walk import find_images
+from gendersort.photos.walk import find_images, found
 from gendersort.pipeline.api import classify_files, read_ahead, shared_analyzer
-from gendersort.pipeline.reading import load
-from tests.conftest import FIXTURES
+from gendersort.pipeline.reading import PhotoReader, load
+from tests.conftest import FIXTURES, save_group_photo
 
 LARGE = (4000, 3000)
 ROTATE_90_STORED = 6  # EXIF orientation: the stored image must be turned 90 degrees clockwise
@@ -122,6 +123,20 @@ def test_reduced_decode_finds_the_face_where_the_full_decode_does(tmp_path, anal
     assert np.abs(face.keypoints - expected.keypoints).max() < tolerance
     chip = analyzer.chips(reduced.image, [face], reduced.reduction)
     assert np.abs(chip.astype(int) - analyzer.chips(full, [expected]).astype(int)).mean() < 3  # measured: 1
+
+
+def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer):
+    """So the largest face's chip is the same whether the smaller faces are asked for or not (classify
+    against --faces all, predict and the viewer): it never comes from a finer decode that they need."""
+    path = save_group_photo(tmp_path / "group.jpg")
+    pending = PhotoReader(analyzer, every_face=True).read(found(path))
+    coarsest = detection_reduction(analyzer.detector, (2600, 1600))
+    scales = [min(coarsest, chip_reduction([face], analyzer.classifier.geometry)) for face in pending.faces]
+    assert scales == [2, 1], "the large face is sharp at half scale, the small one needs the full decode"
+    for face, scale, chip in zip(pending.faces, scales, pending.chips, strict=True):
+        photo = open_photo(path, lambda size, scale=scale: scale)
+        assert photo.reduction == scale
+        assert np.array_equal(chip, analyzer.chips(photo.image, [face], photo.reduction)[0])
 
 
 def test_fixed_batches_for_cuda_give_the_same_outputs(analyzer):

@@ -1,8 +1,9 @@
 """From a found file to its faces and their chips: the per-photo work that runs in the reading threads.
 
 A JPEG is decoded at the coarsest DCT scale that keeps the detector's views sharp (see faces/resolution.py);
-only when a chosen face is too small there for a sharp chip is the file decoded again, finer. Faces are
-located in full-resolution pixels either way, so the rows do not depend on the scale.
+only when a chosen face is too small there for a sharp chip is the file decoded again, finer (each face's
+chip at the scale that face alone needs). Faces are located in full-resolution pixels either way, so the
+rows do not depend on the scale.
 """
 
 from __future__ import annotations
@@ -59,10 +60,31 @@ class PhotoReader:
         if photo is None:
             return Pending(found, error=error)
         faces = self.analyzer.detector.detect_photo(photo, largest_only=not self.every_face)
-        chosen = faces if self.every_face else faces[:1]
-        finer = chip_reduction(chosen, self.analyzer.classifier.geometry)
-        if finer < photo.reduction:
-            photo, error = load(found, lambda size: finer)
-            if photo is None:  # the file changed between the two decodes
-                return Pending(found, error=error)
-        return Pending(found, faces, self.analyzer.chips(photo.image, chosen, photo.reduction))
+        chips, error = self.cut_chips(found, photo, faces if self.every_face else faces[:1])
+        if chips is None:  # the file changed between two decodes
+            return Pending(found, error=error)
+        return Pending(found, faces, chips)
+
+    def cut_chips(self, found: FoundFile, photo: Photo, faces: list[Face]) -> tuple[np.ndarray | None, str]:
+        """Each face's chip, cut from the coarsest decode that is sharp enough for that face alone.
+
+        So a face's chip (and its p_male) never depends on which other faces were asked for: the largest
+        face of `--faces all`, `predict` and the viewer is cut exactly as `classify` cuts it. A finer decode
+        is made once per scale that some face needs.
+        """
+        geometry = self.analyzer.classifier.geometry
+        scales = [min(photo.reduction, chip_reduction([face], geometry)) for face in faces]
+        chips = np.zeros((len(faces), geometry.size, geometry.size, 3), np.uint8)
+        for scale in sorted(set(scales), reverse=True):
+            if scale < photo.reduction:
+                photo, error = load(found, fixed_reduction(scale))
+                if photo is None:
+                    return None, error
+            wanted = [index for index, needed in enumerate(scales) if needed == scale]
+            chips[wanted] = self.analyzer.chips(photo.image, [faces[at] for at in wanted], photo.reduction)
+        return chips, ""
+
+
+def fixed_reduction(reduction: int) -> ReductionRule:
+    """The rule that asks for one scale whatever the photo's size."""
+    return lambda size: reduction

@@ -1,59 +1,27 @@
 """`gendersort view`: a desktop window to look at one photo at a time, its faces boxed and described.
 
 Browse to any photo or folder (o, f), step through a folder with the arrow keys, and read one sentence per
-face ("It is very likely a woman, 97.2%"). The analysis lives in `analyze_photo`, apart from the widgets, so
-it is tested without a display; the window is tested under Xvfb.
+face ("It is very likely a woman, 97.2%"). The analysis lives in viewer_analysis.py, apart from the widgets,
+so it is tested without a display; the window is tested under Xvfb.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
-from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog
 
 from PIL import Image, ImageTk
 
 from gendersort.errors import FatalError
-from gendersort.photos.decode import UnreadableImageError, open_upright
 from gendersort.photos.walk import IMAGE_SUFFIXES
-from gendersort.pipeline.analysis import FaceAnalyzer, FaceResult
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.review.viewer_analysis import PhotoAnalysis, analyze_photo
 from gendersort.review.viewer_folder import neighbour, photos_in
-from gendersort.review.wording import describe
 
 BOX_COLOUR = "#ffd400"
 PREVIEW_SIDE = 2048  # the copy kept for redrawing at window size; finer than any screen shows a photo
 HELP = "\u2190 / \u2192 previous / next    o open a photo    f open a folder    q quit"
-
-
-@dataclass(frozen=True)
-class PhotoAnalysis:
-    """One photo as the window shows it: the upright image (None if unreadable) and its faces."""
-
-    path: Path
-    image: Image.Image | None
-    faces: list[FaceResult] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def lines(self) -> list[str]:
-        """The text beside the photo: a sentence per face, numbered like the boxes when there are several."""
-        if self.image is None:
-            return [f"Could not read this photo: {self.error}"]
-        if not self.faces:
-            return ["No face found"]
-        if len(self.faces) == 1:
-            return [describe(self.faces[0].p_male)]
-        return [f"{number}. {describe(face.p_male)}" for number, face in enumerate(self.faces, 1)]
-
-
-def analyze_photo(analyzer: FaceAnalyzer, path: Path) -> PhotoAnalysis:
-    """Decode and analyse one photo; an unreadable file becomes an analysis that says why."""
-    try:
-        image = open_upright(path)
-    except UnreadableImageError as error:
-        return PhotoAnalysis(path, None, error=str(error))
-    return PhotoAnalysis(path, image, analyzer.analyze(image))
 
 
 class ViewerApp:
@@ -170,9 +138,9 @@ class ViewerApp:
         self._shown = ImageTk.PhotoImage(self._preview.resize(size, Image.Resampling.BILINEAR))
         self.canvas.create_image(left, top, image=self._shown, anchor="nw", tags="photo")
         numbered = len(self.analysis.faces) > 1
-        for number, result in enumerate(self.analysis.faces, 1):
-            x0, y0, x1, y1 = (left + result.face.box[0] * scale, top + result.face.box[1] * scale,
-                              left + result.face.box[2] * scale, top + result.face.box[3] * scale)
+        for number, face in enumerate(self.analysis.faces, 1):
+            x0, y0, x1, y1 = (left + face.box[0] * scale, top + face.box[1] * scale,
+                              left + face.box[2] * scale, top + face.box[3] * scale)
             self.canvas.create_rectangle(x0, y0, x1, y1, outline=BOX_COLOUR, width=3, tags="face")
             if numbered:
                 self.canvas.create_text(x0 + 4, y0 + 2, text=str(number), anchor="nw", fill=BOX_COLOUR,
