@@ -35,6 +35,7 @@ from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
 from gendersort.review.evaluation import Evaluation, labelled_results
 from gendersort.review.sentences import describe
+from gendersort.review.wording import counted
 
 try:  # recent typer releases bundle their own copy of click
     from typer._click.exceptions import UsageError
@@ -144,7 +145,7 @@ def classify(
     finished = partial(finished_rows, model_version=analyzer.classifier.version)
     with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished) as (writer, kept):
         if kept:
-            note(f"{len({row['path'] for row in kept})} files already done in {out}", quiet)
+            note(f"{counted(len({row['path'] for row in kept}), 'file')} already done in {out}", quiet)
         results = classify_files(unfinished(found, kept), analyzer=analyzer, faces=faces.value,
                                  min_confidence=min_confidence, batch_size=batch_size, workers=workers)
         for result in progress(results, quiet):
@@ -195,7 +196,7 @@ def sort(
         elif dry_run:
             typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
     folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-    note(f"{sum(counts.values())} files: {folders or 'nothing to do'}; "
+    note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
          f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
     raise typer.Exit(EXIT_FILE_ERRORS if counts[LEFT] else EXIT_OK)
 

@@ -243,6 +243,20 @@ def test_usage_and_fatal_errors_exit_1_with_a_clear_message(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == [], "nothing written"
 
 
+def test_summary_says_1_file_and_gives_no_rate_when_no_photo_was_read(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"")
+    broken = gendersort("classify", tmp_path / "broken.jpg", "--device", "cpu")
+    assert broken.exit_code == 2
+    assert broken.stderr.splitlines()[-1] == "1 file: 0 ok, 0 no face, 1 error; 0 faces"
+    shutil.copy(FIXTURES / "astronaut.png", tmp_path / "astronaut.png")
+    out = tmp_path / "r.csv"
+    assert gendersort("classify", tmp_path / "astronaut.png", "--out", out, "--device", "cpu").exit_code == 0
+    resumed = gendersort("classify", tmp_path / "astronaut.png", "--out", out, "--resume", "--device", "cpu")
+    assert resumed.exit_code == 0
+    assert f"1 file already done in {out}" in resumed.stderr
+    assert resumed.stderr.splitlines()[-1] == "0 files: 0 ok, 0 no face, 0 errors; 0 faces"
+
+
 def test_per_file_errors_exit_2_and_the_run_goes_on(photos, tmp_path):
     (photos / "broken.jpg").write_text("not a photo")
     result = gendersort("classify", photos, "--out", tmp_path / "r.csv", "--device", "cpu")
@@ -282,7 +296,7 @@ def test_sort_then_rerun(photos, tmp_path):
     assert (tmp_path / "sorted" / "unknown" / "chelsea.png").exists()
     again = gendersort("sort", photos, tmp_path / "sorted", "--device", "cpu")
     assert again.exit_code == 2
-    assert "1 files: 1 left in place; 3 sorted before" in again.stderr
+    assert "1 file: 1 left in place; 3 sorted before" in again.stderr
 
 
 def test_module_and_console_script_run_the_readme_example(tmp_path):

@@ -1,4 +1,5 @@
-"""One plain sentence for a probability of 'male', shared by the viewer, the report and `gendersort predict`.
+"""One plain sentence for a probability of 'male', shared by the viewer, the report and `gendersort predict`;
+and counts as people write them ("1 file", "2 files"), for the commands' summaries.
 
 People read "It is very likely a woman, 97.2%" faster and more correctly than "p_male=0.028", and the
 wording bands keep a 55% guess from sounding as sure as a 99% one.
@@ -20,6 +21,11 @@ def likelihood_phrase(p_male: float) -> str:
     confidence = confidence_of(p_male)
     words = next(words for lowest, words in CONFIDENCE_WORDS if confidence >= lowest)
     return f"{words} {'a man' if p_male >= 0.5 else 'a woman'}"
+
+
+def counted(number: int, noun: str) -> str:
+    """"1 file", "0 files", "2 files": the noun in the singular only for one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def describe(p_male: float) -> str:
