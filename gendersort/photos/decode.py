@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -46,12 +47,22 @@ def open_photo(path: str | Path, reduction_for: ReductionRule | None = None) -> 
     """Decode a photo upright in 8-bit RGB; a JPEG at the coarsest DCT scale `reduction_for` allows."""
     try:
         with open(path, "rb") as file:
-            head = file.read(HEAD_BYTES)
-            kind = supported_format(head)
-            file.seek(0)
-            return decode(file, kind, reduction_for)
+            return read_photo(file, reduction_for)
     except OSError as error:
         raise UnreadableImageError(describe_os_error(error, Path(path))) from error
+
+
+def photo_from_bytes(data: bytes, reduction_for: ReductionRule | None = None) -> Photo:
+    """open_photo for content already fetched (from an object store, by a distributed engine): the same
+    decode, byte for byte, so the same pixels."""
+    return read_photo(io.BytesIO(data), reduction_for)
+
+
+def read_photo(file: BinaryIO, reduction_for: ReductionRule | None = None) -> Photo:
+    """Tell the format by the first bytes, then decode (file or memory alike)."""
+    kind = supported_format(file.read(HEAD_BYTES))
+    file.seek(0)
+    return decode(file, kind, reduction_for)
 
 
 def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None) -> Photo:

@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from gendersort.errors import FatalError
 
@@ -141,7 +141,7 @@ def found(path: Path) -> FoundFile:
 
 
 def looks_like_image(path: Path) -> bool:
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if named_like_image(path.name):
         return True
     try:
         return sniff_format(read_head(path)) is not None
@@ -149,6 +149,11 @@ def looks_like_image(path: Path) -> bool:
         return True  # cannot tell: report it rather than skip a photo silently
     except OSError:
         return False
+
+
+def named_like_image(name: str) -> bool:
+    """The name claims an image: then the file is reported even when its bytes say otherwise."""
+    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
 
 
 def describe_os_error(error: OSError, path: Path | None = None) -> str:

@@ -31,10 +31,10 @@ from gendersort.outputs.results import (
     label_for,
 )
 from gendersort.photos.imaging import upright_rgb
-from gendersort.photos.walk import FoundFile, find_images
+from gendersort.photos.walk import find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.ordered import ordered_map
-from gendersort.pipeline.reading import Pending, PhotoReader
+from gendersort.pipeline.reading import Pending, PhotoItem, PhotoReader
 
 BATCH_SIZE = 32
 # One reading thread per core, each running its own inferences on one onnxruntime thread (see
@@ -48,10 +48,13 @@ def shared_analyzer(device: str = "auto", threads: int | None = None) -> FaceAna
     return FaceAnalyzer(device=device, threads=threads)
 
 
-def threads_beside(workers: int) -> int:
+def threads_beside(workers: int, cores: int | None = None) -> int:
     """onnxruntime threads per inference when `workers` threads run inferences side by side: the cores
-    shared out, so that decoding and inference never ask for more threads than there are cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    shared out, so that decoding and inference never ask for more threads than there are cores.
+
+    `cores`: the cores this process may use, when not all of the machine's (a Ray actor's CPUs).
+    """
+    return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
 def read_ahead(workers: int, batch_size: int) -> int:
@@ -77,10 +80,11 @@ def classify_paths(paths: Iterable[str | Path], *, recursive: bool = True, faces
                           workers=workers, analyzer=analyzer)
 
 
-def classify_files(found_files: Iterable[FoundFile], *, analyzer: FaceAnalyzer, faces: str = "largest",
+def classify_files(found_files: Iterable[PhotoItem], *, analyzer: FaceAnalyzer, faces: str = "largest",
                    min_confidence: float = 0.0, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
                    draft: bool = True) -> Iterator[ImageResult]:
-    """Results for files already found (see photos.walk.find_images), in their order.
+    """Results for files already found (see photos.walk.find_images), or photos whose bytes an engine
+    fetched (reading.PhotoBytes), in their order: the one per-photo path of every engine.
 
     `draft=False` decodes every pixel of every photo instead of what detection and the chips need: the
     same results, up to the small differences of a reduced decode, at a higher cost (reading.py).

@@ -4,6 +4,9 @@ A JPEG is decoded at the coarsest DCT scale that keeps the detector's views shar
 only when a chosen face is too small there for a sharp chip is the file decoded again, finer (each face's
 chip at the scale that face alone needs). Faces are located in full-resolution pixels either way, so the
 rows do not depend on the scale.
+
+This is the engine-neutral core: a photo comes in as a file the walker found or as bytes a distributed
+engine fetched (PhotoBytes), and both go through the same code; any exception becomes the photo's error.
 """
 
 from __future__ import annotations
@@ -14,17 +17,34 @@ import numpy as np
 
 from gendersort.faces.face import Face
 from gendersort.faces.resolution import chip_reduction, detection_reduction
-from gendersort.photos.decode import ReductionRule, UnreadableImageError, open_photo
+from gendersort.photos.decode import ReductionRule, UnreadableImageError, open_photo, photo_from_bytes
 from gendersort.photos.imaging import Photo
 from gendersort.photos.walk import FoundFile
 from gendersort.pipeline.analysis import FaceAnalyzer
 
 
-def load(found: FoundFile, reduction_for: ReductionRule | None = None) -> tuple[Photo | None, str]:
-    """A found file as an upright RGB photo, or the reason there is none (the one place files are decoded)."""
+@dataclass(frozen=True)
+class PhotoBytes:
+    """A photo as an engine hands it over: its content already read, and the path, size and mtime that its
+    row records (an object-store URI, say). `error` says why the content could not be read."""
+
+    path: str
+    data: bytes = field(default=b"", repr=False)
+    size: int | None = None
+    mtime: float | None = None
+    error: str = ""
+
+
+PhotoItem = FoundFile | PhotoBytes
+
+
+def load(found: PhotoItem, reduction_for: ReductionRule | None = None) -> tuple[Photo | None, str]:
+    """A photo as upright RGB, or the reason there is none (the one place photos are decoded)."""
     if found.error:
         return None, found.error
     try:
+        if isinstance(found, PhotoBytes):
+            return photo_from_bytes(found.data, reduction_for), ""
         return open_photo(found.path, reduction_for), ""
     except UnreadableImageError as error:
         return None, str(error)
@@ -34,7 +54,7 @@ def load(found: FoundFile, reduction_for: ReductionRule | None = None) -> tuple[
 class Pending:
     """A photo whose faces are found and cropped, waiting for the classifier."""
 
-    found: FoundFile
+    found: PhotoItem
     faces: list[Face] = field(default_factory=list)
     chips: np.ndarray | None = None
     error: str = ""
@@ -55,7 +75,15 @@ class PhotoReader:
     def detection_scale(self, size: tuple[int, int]) -> int:
         return detection_reduction(self.analyzer.detector, size)
 
-    def read(self, found: FoundFile) -> Pending:
+    def read(self, found: PhotoItem) -> Pending:
+        """The photo's faces and chips; whatever goes wrong with this photo is its error, never the run's
+        (one strange file must not stop a night's job, nor abort a distributed engine's batch)."""
+        try:
+            return self.find_faces(found)
+        except Exception as error:  # anything at all: the message goes into the photo's row
+            return Pending(found, error=f"unexpected error ({type(error).__name__}): {error}")
+
+    def find_faces(self, found: PhotoItem) -> Pending:
         photo, error = load(found, self.detection_scale if self.draft else None)
         if photo is None:
             return Pending(found, error=error)
@@ -65,7 +93,7 @@ class PhotoReader:
             return Pending(found, error=error)
         return Pending(found, faces, chips)
 
-    def cut_chips(self, found: FoundFile, photo: Photo, faces: list[Face]) -> tuple[np.ndarray | None, str]:
+    def cut_chips(self, found: PhotoItem, photo: Photo, faces: list[Face]) -> tuple[np.ndarray | None, str]:
         """Each face's chip, cut from the coarsest decode that is sharp enough for that face alone.
 
         So a face's chip (and its p_male) never depends on which other faces were asked for: the largest
