@@ -160,7 +160,8 @@ def make_inputs(root: Path, rows: int) -> Path:
 
 def time_report(results: Path, page: Path) -> tuple[float, float]:
     """`gendersort report` in a process of its own: wall seconds and peak resident memory (MB)."""
-    command = [sys.executable, "-m", "gendersort", "report", str(results), "--out", str(page), "--quiet"]
+    command = [sys.executable, "-m", "gendersort", "report", str(results), "--out", str(page), "--overwrite",
+               "--quiet"]
     start = time.perf_counter()
     (done,) = run_together([command])
     return time.perf_counter() - start, done.peak_mb

@@ -28,12 +28,12 @@ from gendersort.models.session import DEVICES, DeviceUnavailableError
 from gendersort.outputs.results import ERROR, FACE_MODES, Tally
 from gendersort.outputs.resume import finished_rows, unfinished
 from gendersort.outputs.sorting import LEFT, SortJob
-from gendersort.outputs.writers import FORMATS, open_results, output_format
+from gendersort.outputs.writers import FORMATS, check_output, open_results, output_format
 from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.photos.walk import check_paths_exist, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
-from gendersort.review.evaluation import Evaluation, labelled_results
+from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_results
 from gendersort.review.sentences import describe
 from gendersort.review.wording import counted
 
@@ -93,6 +93,7 @@ MinConfidence = Annotated[float, typer.Option(
 Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Faces sent through the classifier together.")]
 Workers = Annotated[int, typer.Option(min=1, help="Photos decoded and searched for faces at once (threads).")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing --out.")]
 AUTO, LARGEST = Device("auto"), FaceMode("largest")
 
 
@@ -128,7 +129,7 @@ def classify(
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
     resume: Annotated[bool, typer.Option(help="Keep rows of --out for unchanged files.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    overwrite: Overwrite = False,
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
@@ -140,6 +141,7 @@ def classify(
     """
     found = find_images(paths, recursive=recursive)
     out_format = output_format(out, fmt and fmt.value)
+    check_output(out, overwrite=overwrite, resume=resume)
     analyzer = load_models(device, quiet, workers)
     tally = Tally()
     finished = partial(finished_rows, model_version=analyzer.classifier.version)
@@ -233,6 +235,8 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(
         help="Also write an HTML report: confusion matrix, figures, the misclassified photos.",
         show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace existing --misclassified and --report files.")] = False,
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
@@ -243,8 +247,12 @@ def evaluate(
     Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
     """
     check_paths_exist([directory])
+    folders = labelled_folders(directory)
+    for written in (misclassified, report):
+        if written:
+            check_output(str(written), overwrite=overwrite)
     analyzer = load_models(device, quiet, workers)
-    labelled = list(progress(labelled_results(directory, analyzer=analyzer, batch_size=batch_size,
+    labelled = list(progress(labelled_results(folders, analyzer=analyzer, batch_size=batch_size,
                                               workers=workers), quiet))
     evaluation = Evaluation.of(labelled)
     typer.echo(evaluation_report(evaluation))
@@ -309,6 +317,7 @@ def report(
                                             show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     thumb_size: Annotated[int, typer.Option(min=32, max=512, help="Thumbnail side in pixels.")] = 160,
+    overwrite: Overwrite = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write one self-contained HTML page of a run: a card per photo, filters, least confident first.
@@ -318,6 +327,7 @@ def report(
     from gendersort.review.report import write_report
 
     check_paths_exist([results])
+    check_output(str(out), overwrite=overwrite)
     summary = write_report(results, out, thumb_size=thumb_size)
     note(f"{out}: {summary.rows} rows, {summary.images} photos, "
          f"{summary.unreadable_images} without a preview", quiet)

@@ -278,6 +278,44 @@ def test_existing_output_and_live_lock_are_fatal(photos, tmp_path):
     assert out.read_bytes() == first
 
 
+def test_every_command_that_writes_a_file_refuses_to_replace_one_unless_told(photos, tmp_path):
+    results = tmp_path / "results.csv"
+    assert gendersort("classify", photos, "--out", results, "--device", "cpu").exit_code == 0
+    tree = labelled_tree(tmp_path / "labelled")
+    writers = {"report": ("report", results, "--out"),
+               "evaluate --report": ("evaluate", tree, "--device", "cpu", "--report"),
+               "evaluate --misclassified": ("evaluate", tree, "--device", "cpu", "--misclassified")}
+    for name, command in writers.items():
+        existing = tmp_path / f"{name}.out"
+        existing.write_text("keep me")
+        refused = gendersort(*command, existing)
+        assert refused.exit_code == 1, name
+        assert f"{existing} exists; add --overwrite to replace it" in refused.stderr, name
+        assert existing.read_text() == "keep me", name
+        replaced = gendersort(*command, existing, "--overwrite")
+        assert replaced.exit_code == 0, replaced.output
+        assert existing.read_text() != "keep me", name
+
+
+@pytest.mark.parametrize("case", ["output exists", "output locked", "not a labelled tree", "report exists"])
+def test_what_needs_no_model_is_checked_before_the_models_load(photos, tmp_path, case):
+    """No `device auto: ...` line (the models loading) before an error that needed none of them."""
+    out = tmp_path / "r.csv"
+    out.write_text("")
+    if case == "output locked":
+        (tmp_path / "r.csv.lock").write_text(f"{os.getpid()}\n")  # this live process holds it
+    command, message = {
+        "output exists": (["classify", photos, "--out", out], "exists"),
+        "output locked": (["classify", photos, "--out", out, "--resume"], "being written by another run"),
+        "not a labelled tree": (["evaluate", photos], "neither a male/ nor a female/ folder"),
+        "report exists": (["evaluate", labelled_tree(tmp_path / "tree"), "--report", out], "exists"),
+    }[case]
+    result = gendersort(*command)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not re.search(r"^device ", result.stderr, re.MULTILINE), result.stderr
+
+
 def test_sort_dry_run_prints_the_plan_and_changes_nothing(photos, tmp_path):
     result = gendersort("sort", photos, tmp_path / "sorted", "--move", "--dry-run", "--device", "cpu")
     assert result.exit_code == 0

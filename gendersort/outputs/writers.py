@@ -135,9 +135,8 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
     `keep` chooses, from the rows already in the file, those that still stand; the others are dropped
     from the file and their photos are done again.
     """
+    check_output(out, overwrite=overwrite, resume=resume)
     if out == STDOUT:
-        if resume:
-            raise BadOptionError("--resume needs an output file, not stdout")
         stream = io.TextIOWrapper(sys.stdout.buffer, newline="", **ENCODING)
         try:
             yield RowWriter(stream, fmt, write_header=True, columns=columns), []
@@ -145,13 +144,10 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
             stream.flush()
             stream.detach()
         return
-    if resume and overwrite:
-        raise BadOptionError("--resume and --overwrite contradict each other; choose one")
     path = Path(out)
     with OutputLock(path):
+        refuse_existing(path, overwrite, resume)  # again: another run may have written it meanwhile
         resuming = resume and path.exists()
-        if path.exists() and not (resume or overwrite):
-            raise OutputExistsError(f"{path} exists; add --resume to finish it or --overwrite to replace it")
         kept = keep(read_rows(path, fmt, columns)) if resuming else []
         if resuming:
             rewrite(path, fmt, kept, columns)
@@ -162,6 +158,27 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
                 yield writer, kept
             finally:
                 writer.flush(sync=True)
+
+
+def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> None:
+    """The rule for every file a command writes, checked before anything slow (models) is loaded: an
+    existing file is refused unless --overwrite (or, where a run can be finished, --resume) says what to
+    do with it, and so is one that a live run is writing. `resume=None`: the command cannot resume."""
+    if out == STDOUT:
+        if resume:
+            raise BadOptionError("--resume needs an output file, not stdout")
+        return
+    if resume and overwrite:
+        raise BadOptionError("--resume and --overwrite contradict each other; choose one")
+    path = Path(out)
+    refuse_existing(path, overwrite, resume)
+    OutputLock(path).check_free()
+
+
+def refuse_existing(path: Path, overwrite: bool, resume: bool | None) -> None:
+    if path.exists() and not (resume or overwrite):
+        finish = "" if resume is None else "--resume to finish it or "
+        raise OutputExistsError(f"{path} exists; add {finish}--overwrite to replace it")
 
 
 class OutputLock:
@@ -180,12 +197,7 @@ class OutputLock:
             try:
                 descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                holder = lock_holder(self.path)
-                if holder is not None and process_alive(holder):
-                    raise OutputLockedError(
-                        f"{self.output} is being written by another run (process {holder}); "
-                        f"wait for it, or delete {self.path} if that process is not gendersort"
-                    ) from None
+                self.check_free()
                 self.path.unlink(missing_ok=True)
                 continue
             with os.fdopen(descriptor, "w") as lock:
@@ -195,6 +207,15 @@ class OutputLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.path.unlink(missing_ok=True)
+
+    def check_free(self) -> None:
+        """Refuse a lock that a live process holds (one whose holder is gone may be taken over)."""
+        holder = lock_holder(self.path)
+        if holder is not None and process_alive(holder):
+            raise OutputLockedError(
+                f"{self.output} is being written by another run (process {holder}); "
+                f"wait for it, or delete {self.path} if that process is not gendersort"
+            )
 
 
 def lock_holder(path: Path) -> int | None:

@@ -19,17 +19,22 @@ from gendersort.review.metrics import classification_metrics
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 
 
-def labelled_results(root: str | Path, *, analyzer: FaceAnalyzer, batch_size: int = BATCH_SIZE,
-                     workers: int = WORKERS) -> Iterator[tuple[str, ImageResult]]:
-    """(true label, result) for every photo under root/female and root/male, labelled by the largest face."""
+def labelled_folders(root: str | Path) -> list[tuple[str, Path]]:
+    """(true label, folder) for root/female and root/male, those that exist; a root with neither is
+    refused here, before any model is loaded."""
     root = Path(root)
-    folders = [root / label for label in LABELS]
-    if not any(folder.is_dir() for folder in folders):
+    folders = [(label, root / label) for label in LABELS if (root / label).is_dir()]
+    if not folders:
         raise BadOptionError(f"{root} has neither a male/ nor a female/ folder; evaluate needs such a tree")
-    for truth, folder in zip(LABELS, folders, strict=True):
-        if folder.is_dir():
-            for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size, workers=workers):
-                yield truth, result
+    return folders
+
+
+def labelled_results(folders: list[tuple[str, Path]], *, analyzer: FaceAnalyzer, batch_size: int = BATCH_SIZE,
+                     workers: int = WORKERS) -> Iterator[tuple[str, ImageResult]]:
+    """(true label, result) for every photo in labelled_folders(root), labelled by the largest face."""
+    for truth, folder in folders:
+        for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size, workers=workers):
+            yield truth, result
 
 
 @dataclass(frozen=True)
