@@ -3,9 +3,11 @@
     python -m benchmarks.detection_rate                 # everything, full sets (about 10 minutes)
     python -m benchmarks.detection_rate --limit 1000    # a quick look
 
-Reads ../shared/data: celeba-gender/val and utkface64 (share of images with at least one face),
-dlib-faces (recall of annotated faces at IoU >= 0.3, false positives, dogs.jpg). Prints ms per image for
-a 500 px and a 12-megapixel photo, with and without tiling.
+Reads the val parts of the labelled sets (celeba-gender in ../shared/data, and the four that
+../shared/data/facesets.py builds under build/data, where they exist): the share of images in which the
+largest face is found as `classify` finds it; and ../shared/data/dlib-faces (recall of annotated faces at
+IoU >= 0.3, false positives, dogs.jpg). Prints ms per image for a 500 px and a 12-megapixel photo, with and
+without tiling. --no-turned-look measures the detector without its last look through turned views.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from export.common import LABELLED_SETS, labelled_images, set_root
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.nms import iou
 from gendersort.photos.imaging import load_upright
@@ -37,7 +40,7 @@ def _init_worker(options: dict) -> None:
 
 def _count_faces(path: Path) -> int:
     assert _detector is not None
-    return len(_detector.detect(load_upright(path)))
+    return len(_detector.detect(load_upright(path), largest_only=True))
 
 
 def crop_detection_rate(paths: list[Path], options: dict, workers: int) -> tuple[float, list[Path]]:
@@ -124,17 +127,22 @@ def main() -> None:
     parser.add_argument("--tile-grid", type=int, default=None)
     parser.add_argument("--show-missed", type=int, default=5)
     parser.add_argument("--sweep", action="store_true", help="only the threshold sweep on group photos")
+    parser.add_argument("--no-turned-look", action="store_true", help="without the last look, turned views")
     args = parser.parse_args()
     options = {key: value for key, value in (("score_threshold", args.score_threshold),
                                              ("pad_fraction", args.pad_fraction),
                                              ("tile_grid", args.tile_grid)) if value is not None}
+    if args.no_turned_look:
+        options["turned_look_degrees"] = ()
     print(f"options: {options or 'defaults'}")
     if args.sweep:
         threshold_sweep(SHARED / "dlib-faces")
         return
-    crop_sets = (("celeba-gender/val", "celeba-gender/val/*/*.jpg"), ("utkface64", "utkface64/*/*.jpg"))
-    for name, pattern in crop_sets:
-        paths = sorted(SHARED.glob(pattern))
+    for name in LABELLED_SETS:
+        if not (set_root(name) / "val").is_dir():
+            print(f"{name}: not built (../shared/data/README.md), skipped")
+            continue
+        paths = [path for path, _ in labelled_images(name, "val")]
         if args.limit:
             paths = paths[:: max(1, len(paths) // args.limit)][: args.limit]
         start = time.perf_counter()
@@ -143,7 +151,7 @@ def main() -> None:
         print(f"{name}: face found in {rate:.4%} of {len(paths)} images ({len(missed)} without), "
               f"{len(paths) / elapsed:.0f} images/s")
         for path in missed[: args.show_missed]:
-            print(f"  no face: {path.relative_to(SHARED)}")
+            print(f"  no face: {path}")
     group_photo_recall(SHARED / "dlib-faces", FaceDetector(device="cpu", **options))
     timing(options)
 

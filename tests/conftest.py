@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # Where the face is in astronaut.png (512 x 512), measured once and checked by eye.
 ASTRONAUT_FACE_CENTRE = (224.0, 120.0)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from gendersort.photos.imaging import load_upright
-from tests.conftest import ASTRONAUT_FACE_CENTRE, FIXTURES, needs_shared
+from tests.conftest import ASTRONAUT_FACE_CENTRE, EXAMPLES, FIXTURES, needs_shared
 
 
 def box_centre(face) -> tuple[float, float]:
@@ -176,3 +176,32 @@ def test_largest_face_alone_gives_second_looks_only_until_one_face_stands():
         assert {face.box for face in largest} <= {face.box for face in every}, path.name
         assert sum(runs) <= doubtful, path.name
     assert doubtful_photos >= 3  # the photos do exercise the second look
+
+
+@pytest.mark.parametrize("path", [FIXTURES / "astronaut.png", FIXTURES / "camera.png",
+                                  FIXTURES / "tilted_face.jpg", EXAMPLES / "astronaut.jpg",
+                                  EXAMPLES / "archive" / "camera.jpg"])
+def test_every_face_gives_the_largest_face_the_box_coarse_to_fine_gives_it(detector, path):
+    """One face, one box: `--faces all` (every view at once) and the default (coarse to fine) agree
+    exactly, so classify and predict cut the same chip (they differed by a few pixels)."""
+    image = load_upright(path)
+    largest = detector.detect(image, largest_only=True)[0]
+    every = detector.detect(image)[0]
+    assert every.box == largest.box
+    assert np.array_equal(every.keypoints, largest.keypoints)
+
+
+def test_a_tilted_face_the_upright_looks_miss_is_found_through_turned_views():
+    """A FairFace photo of a man lying with his head tilted: no upright view finds him, a turned one does,
+    near the middle of the crop where he is."""
+    from gendersort.faces.detector import FaceDetector
+
+    image = load_upright(FIXTURES / "tilted_face.jpg")
+    upright_only = FaceDetector(device="cpu", turned_look_degrees=())
+    assert upright_only.detect(image, largest_only=True) == [] and upright_only.detect(image) == []
+    detector = FaceDetector(device="cpu")
+    for largest_only in (True, False):
+        (face,) = detector.detect(image, largest_only=largest_only)
+        centre_x, centre_y = box_centre(face)
+        assert abs(centre_x - 112) < 25 and abs(centre_y - 112) < 25
+        assert face.keypoints[1, 1] < face.keypoints[0, 1] - 10  # the eyes are far from level
