@@ -23,6 +23,7 @@ from tqdm import tqdm
 from typer.core import TyperGroup
 
 from gendersort import __version__
+from gendersort.cli_help import PlainHelpTyper, choices, plain_usage_message
 from gendersort.errors import FatalError
 from gendersort.models.session import DEVICES, DeviceUnavailableError
 from gendersort.outputs.results import ERROR, FACE_MODES, Tally
@@ -74,10 +75,11 @@ def usage_errors_exit_1() -> Iterator[None]:
         yield
     except UsageError as error:
         error.exit_code = EXIT_FATAL
+        error.message = plain_usage_message(error.message)
         raise
 
 
-app = typer.Typer(
+app = PlainHelpTyper(
     cls=Commands, no_args_is_help=True, add_completion=False,
     help="Tell, for every photo in a folder tree, whether the face in it is male or female.",
     epilog="Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors.",
@@ -86,14 +88,18 @@ app = typer.Typer(
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
 FaceMode = Enum("FaceMode", {name: name for name in FACE_MODES}, type=str)
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)
-DeviceOption = Annotated[Device, typer.Option(help="Where the models run; cuda never falls back to CPU.")]
+DeviceOption = Annotated[Device, typer.Option(
+    metavar=choices(DEVICES), help="Where the models run; cuda never falls back to CPU.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, notes or summary.")]
 MinConfidence = Annotated[float, typer.Option(
-    min=0.0, max=1.0, help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
+    min=0.0, max=1.0, metavar="FLOAT",
+    help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
 Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
-BatchSize = Annotated[int, typer.Option(min=1, help="Faces sent through the classifier together.")]
-Workers = Annotated[int, typer.Option(min=1, help="Photos decoded and searched for faces at once (threads).")]
-Overwrite = Annotated[bool, typer.Option(help="Replace an existing --out.")]
+BatchSize = Annotated[int, typer.Option(
+    min=1, metavar="INTEGER", help="Faces sent through the classifier together.")]
+Workers = Annotated[int, typer.Option(
+    min=1, metavar="INTEGER", help="Photos decoded and searched for faces at once (threads).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")]
 AUTO, LARGEST = Device("auto"), FaceMode("largest")
 
 
@@ -123,12 +129,15 @@ def progress(items: Iterable[T], quiet: bool, unit: str = "photo") -> Iterator[T
 def classify(
     paths: Annotated[list[Path], typer.Argument(
         metavar="PATH", help="Photos and folders to classify.", show_default=False)],
-    out: Annotated[str, typer.Option("--out", "-o", help="results.csv, results.jsonl, or - (stdout).")] = "-",
-    fmt: Annotated[Format | None, typer.Option("--format", help="Overrides --out's suffix.")] = None,
-    faces: Annotated[FaceMode, typer.Option(help="largest: a row per photo; all: a row per face.")] = LARGEST,
+    out: Annotated[str, typer.Option(
+        "--out", "-o", metavar="FILE", help="results.csv, results.jsonl, or - (stdout).")] = "-",
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", metavar=choices(FORMATS), help="Overrides --out's suffix.")] = None,
+    faces: Annotated[FaceMode, typer.Option(
+        metavar=choices(FACE_MODES), help="largest: a row per photo; all: a row per face.")] = LARGEST,
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
-    resume: Annotated[bool, typer.Option(help="Keep rows of --out for unchanged files.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep rows of --out for unchanged files.")] = False,
     overwrite: Overwrite = False,
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
@@ -161,15 +170,17 @@ def classify(
 
 @app.command()
 def sort(
-    src: Annotated[Path, typer.Argument(help="Folder of photos to sort.", show_default=False)],
-    dest: Annotated[Path, typer.Argument(help="Gets male/, female/ and unknown/.", show_default=False)],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Folder of photos to sort.", show_default=False)],
+    dest: Annotated[Path, typer.Argument(
+        metavar="DEST", help="Gets male/, female/ and unknown/.", show_default=False)],
     copy: Annotated[bool, typer.Option("--copy", help="Copy the photos (the default).")] = False,
     move: Annotated[bool, typer.Option("--move", help="Move them (verified copy across disks).")] = False,
     link: Annotated[bool, typer.Option("--link", help="Make symbolic links to them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen, do nothing.")] = False,
-    flatten: Annotated[bool, typer.Option(help="Do not keep the sub-folders of SRC.")] = False,
+    flatten: Annotated[bool, typer.Option("--flatten", help="Do not keep the sub-folders of SRC.")] = False,
     manifest: Annotated[Path | None, typer.Option(
-        help="Manifest CSV (default: DEST/gendersort-manifest.csv).", show_default=False)] = None,
+        "--manifest", metavar="FILE", help="Manifest CSV (default: DEST/gendersort-manifest.csv).",
+        show_default=False)] = None,
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
     batch_size: BatchSize = 32,
@@ -231,12 +242,12 @@ def evaluate(
     directory: Annotated[Path, typer.Argument(
         metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/...", show_default=False)],
     misclassified: Annotated[Path | None, typer.Option(
-        help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
+        metavar="FILE", help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
     report: Annotated[Path | None, typer.Option(
-        help="Also write an HTML report: confusion matrix, figures, the misclassified photos.",
-        show_default=False)] = None,
+        metavar="FILE", show_default=False,
+        help="Also write an HTML report: confusion matrix, figures, the misclassified photos.")] = None,
     overwrite: Annotated[bool, typer.Option(
-        help="Replace existing --misclassified and --report files.")] = False,
+        "--overwrite", help="Replace existing --misclassified and --report files.")] = False,
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
@@ -313,10 +324,12 @@ def info(device: DeviceOption = AUTO) -> None:
 
 @app.command()
 def report(
-    results: Annotated[Path, typer.Argument(help="A results CSV or JSONL written by classify.",
-                                            show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
-    thumb_size: Annotated[int, typer.Option(min=32, max=512, help="Thumbnail side in pixels.")] = 160,
+    results: Annotated[Path, typer.Argument(
+        metavar="RESULTS", help="A results CSV or JSONL written by classify.", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="FILE", help="The HTML file to write.")] = Path("report.html"),
+    thumb_size: Annotated[int, typer.Option(
+        min=32, max=512, metavar="INTEGER", help="Thumbnail side in pixels.")] = 160,
     overwrite: Overwrite = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -335,8 +348,8 @@ def report(
 
 @app.command()
 def view(
-    path: Annotated[Path | None, typer.Argument(help="A photo or a folder to open first.",
-                                                show_default=False)] = None,
+    path: Annotated[Path | None, typer.Argument(
+        metavar="PATH", help="A photo or a folder to open first.", show_default=False)] = None,
     device: DeviceOption = AUTO,
 ) -> None:
     """Open a window to look at photos: face boxes, a sentence per face; arrow keys step, o opens.

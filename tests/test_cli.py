@@ -225,6 +225,7 @@ def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(pho
     (["classify", "--no-such-option", "."], "No such option"),
     (["classify"], "Missing argument"),
     (["classify", ".", "--faces", "some"], "Invalid value"),
+    (["classify", ".", "--format", "xml"], "for '--format': 'xml' is not one of 'csv', 'jsonl'."),
     (["classify", ".", "--out", "results.txt"], "cannot tell the format"),
     (["classify", ".", "--resume"], "--resume needs an output file"),
     (["sort", ".", "out", "--copy", "--move"], "choose one of --copy, --move and --link"),
@@ -255,6 +256,30 @@ def test_summary_says_1_file_and_gives_no_rate_when_no_photo_was_read(tmp_path):
     assert resumed.exit_code == 0
     assert f"1 file already done in {out}" in resumed.stderr
     assert resumed.stderr.splitlines()[-1] == "0 files: 0 ok, 0 no face, 0 errors; 0 faces"
+
+
+COMMANDS = ("classify", "sort", "predict", "evaluate", "info", "report", "view")
+# "  -o, --out FILE  help", "  --recursive / --no-recursive  help", "  --device [auto|cpu|cuda]  help"
+OPTION_ROW = re.compile(r"^  (-\w, )?--[\w-]+( / --[\w-]+)?( [A-Z]+| \[[\w|]+\])?( {2,}\S|$)")
+TYPE_TAG = re.compile(r"<[a-z][\w |\[\]]*>")  # typer's "<bool>", "<float range>", "<list[Path]>"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_is_plain_click_help_in_one_style(command):
+    result = CliRunner().invoke(app, [command, "--help"], prog_name="gendersort")
+    assert result.exit_code == 0
+    usage, *lines = result.stdout.splitlines()
+    match = re.fullmatch(rf"Usage: gendersort {command} \[OPTIONS\]((?: \[?[A-Z]+(?:\.\.\.)?\]?)*)", usage)
+    assert match, usage
+    options = lines[lines.index("Options:") + 1:]
+    rows = [line for line in options if line.startswith("  -")]
+    assert rows and [row for row in rows if not OPTION_ROW.match(row)] == []
+    assert not TYPE_TAG.search(result.stdout) and "{" not in result.stdout
+    if "Arguments:" in lines:
+        listed = lines[lines.index("Arguments:") + 1:lines.index("Options:")]
+        assert [line.split()[0] for line in listed if re.match(r"  \S", line)] == \
+               [name.strip("[]") for name in match.group(1).split()]
+    assert [row.split()[0] for row in rows if " / --no-" in row] in ([], ["--recursive"]), "plain flags"
 
 
 def test_per_file_errors_exit_2_and_the_run_goes_on(photos, tmp_path):
