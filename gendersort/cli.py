@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import onnxruntime
 import typer
@@ -31,10 +31,11 @@ from gendersort.outputs.resume import finished_rows, unfinished
 from gendersort.outputs.sorting import LEFT, SortJob
 from gendersort.outputs.writers import FORMATS, check_output, open_results, output_format
 from gendersort.photos.decode import HEIF_HINT, heif_supported
-from gendersort.photos.walk import check_paths_exist, find_images
+from gendersort.photos.walk import FoundFile, check_paths_exist, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
-from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_results
+from gendersort.progress import progress
+from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
 from gendersort.review.sentences import describe
 from gendersort.review.wording import counted
 
@@ -44,7 +45,6 @@ except ImportError:
     from click.exceptions import UsageError
 
 EXIT_OK, EXIT_FATAL, EXIT_FILE_ERRORS = 0, 1, 2
-T = TypeVar("T")
 
 
 class Commands(TyperGroup):
@@ -119,12 +119,6 @@ def note(message: str, quiet: bool) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def progress(items: Iterable[T], quiet: bool, unit: str = "photo") -> Iterator[T]:
-    """A progress bar on stderr, only for a person at a terminal."""
-    return iter(tqdm(items, unit=unit, file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
-                     dynamic_ncols=True))
-
-
 @app.command()
 def classify(
     paths: Annotated[list[Path], typer.Argument(
@@ -148,7 +142,7 @@ def classify(
 
     Example: gendersort classify ./photos --out results.csv
     """
-    found = find_images(paths, recursive=recursive)
+    check_paths_exist(paths)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)
     analyzer = load_models(device, quiet, workers)
@@ -157,9 +151,14 @@ def classify(
     with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished) as (writer, kept):
         if kept:
             note(f"{counted(len({row['path'] for row in kept}), 'file')} already done in {out}", quiet)
-        results = classify_files(unfinished(found, kept), analyzer=analyzer, faces=faces.value,
+
+        def to_do() -> Iterator[FoundFile]:
+            """The files left to classify: the work's walk, and walked again for the bar's total."""
+            return unfinished(find_images(paths, recursive=recursive), kept)
+
+        results = classify_files(to_do(), analyzer=analyzer, faces=faces.value,
                                  min_confidence=min_confidence, batch_size=batch_size, workers=workers)
-        for result in progress(results, quiet):
+        for result in progress(results, quiet, count=to_do):
             writer.write(result.rows())
             tally.add(result)
             if result.status == ERROR:
@@ -202,7 +201,7 @@ def sort(
                   device=device.value)
     note_device(job.analyzer, device, quiet)
     counts: Counter[str] = Counter()
-    for placement in progress(job.run(), quiet):
+    for placement in progress(job.run(), quiet, count=job.unsorted):
         counts[placement.label if placement.destination else LEFT] += 1
         if placement.destination is None:
             note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
@@ -263,8 +262,8 @@ def evaluate(
         if written:
             check_output(str(written), overwrite=overwrite)
     analyzer = load_models(device, quiet, workers)
-    labelled = list(progress(labelled_results(folders, analyzer=analyzer, batch_size=batch_size,
-                                              workers=workers), quiet))
+    results = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
+    labelled = list(progress(results, quiet, count=partial(labelled_photos, folders)))
     evaluation = Evaluation.of(labelled)
     typer.echo(evaluation_report(evaluation))
     if misclassified:
@@ -341,7 +340,8 @@ def report(
 
     check_paths_exist([results])
     check_output(str(out), overwrite=overwrite)
-    summary = write_report(results, out, thumb_size=thumb_size)
+    summary = write_report(results, out, thumb_size=thumb_size,
+                           track=lambda thumbnails, count: progress(thumbnails, quiet, total=count))
     note(f"{out}: {summary.rows} rows, {summary.images} photos, "
          f"{summary.unreadable_images} without a preview", quiet)
 

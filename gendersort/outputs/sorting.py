@@ -75,13 +75,14 @@ class SortJob:
         self.mode, self.dry_run, self.flatten, self.recursive = mode, dry_run, flatten, recursive
         self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
         self.manifest = Path(manifest) if manifest else self.destination / MANIFEST_NAME
+        self.recorded = sorted_before(read_manifest(self.manifest))  # as the run starts
         self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers))
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
 
     def run(self) -> Iterator[Placement]:
         if self.dry_run:
-            yield from self.place_all(sorted_before(read_manifest(self.manifest)))
+            yield from self.place_all(self.recorded)
             return
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         with open_results(str(self.manifest), "csv", resume=True, keep=placed_rows,
@@ -92,10 +93,18 @@ class SortJob:
                     placement.source.unlink()  # only now that the file is in place and recorded
                 yield placement
 
-    def place_all(self, done: dict[str, Path]) -> Iterator[Placement]:
+    def found(self) -> Iterator[FoundFile]:
+        """Every photo under SRC; DEST's label folders are never entered."""
         label_folders = [self.destination / folder for folder in FOLDERS]
-        found = find_images([self.source], recursive=self.recursive, exclude=label_folders)
-        results = classify_files(self.not_sorted(found, done), analyzer=self.analyzer,
+        return find_images([self.source], recursive=self.recursive, exclude=label_folders)
+
+    def unsorted(self) -> Iterator[FoundFile]:
+        """The photos that the manifest did not list as the run started: those it will place (what the
+        progress bar counts)."""
+        return (item for item in self.found() if os.path.abspath(item.path) not in self.recorded)
+
+    def place_all(self, done: dict[str, Path]) -> Iterator[Placement]:
+        results = classify_files(self.not_sorted(self.found(), done), analyzer=self.analyzer,
                                  min_confidence=self.min_confidence, batch_size=self.batch_size,
                                  workers=self.workers)
         for result in results:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,8 @@ METRIC_NAMES = (
 UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 RowsSource = str | Path | Iterable[ResultRow | Mapping[str, Any]]
+# Given the thumbnails as they are made and how many there will be, the same thumbnails (a progress bar).
+Track = Callable[[Iterator[Any], int], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class ReportSummary:
     unreadable_images: int
 
 
-def _thumbnails(paths: list[str], size: int) -> dict[str, Thumbnail | str]:
+def _thumbnails(paths: list[str], size: int, track: Track) -> dict[str, Thumbnail | str]:
     """Each distinct photo's thumbnail, or why it has none; decoded on threads (Pillow frees the GIL)."""
 
     def one(path: str) -> Thumbnail | str:
@@ -70,7 +72,7 @@ def _thumbnails(paths: list[str], size: int) -> dict[str, Thumbnail | str]:
             return f"cannot read the photo: {error}"
 
     with ThreadPoolExecutor() as pool:
-        return dict(zip(paths, pool.map(one, paths), strict=True))
+        return dict(zip(paths, track(pool.map(one, paths), len(paths)), strict=True))
 
 
 def _faces_text(row: ResultRow) -> str:
@@ -167,15 +169,17 @@ def _evaluation_html(metrics: Mapping[str, Any], misclassified: int) -> str:
 
 
 def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: EvaluationSummary | None = None,
-                 thumb_size: int = 160, title: str | None = None) -> ReportSummary:
+                 thumb_size: int = 160, title: str | None = None,
+                 track: Track = lambda thumbnails, count: thumbnails) -> ReportSummary:
     """Write the HTML report for a results file (CSV or JSONL) or for rows already in memory.
 
     Relative photo paths are opened relative to the current directory, as `gendersort classify` wrote them.
+    The thumbnails, the slow part, go through `track` as they are made.
     """
     results = read_results(rows) if isinstance(rows, (str, Path)) else as_rows(rows)
     wrong = as_rows(evaluation.misclassified) if evaluation else []
     paths = list(dict.fromkeys(row.path for row in [*results, *wrong]))
-    thumbnails = _thumbnails(paths, thumb_size)
+    thumbnails = _thumbnails(paths, thumb_size, track)
     readable = [path for path, thumbnail in thumbnails.items() if isinstance(thumbnail, Thumbnail)]
     thumb_of = {path: index for index, path in enumerate(readable)}
 
