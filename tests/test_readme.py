@@ -1,0 +1,33 @@
+"""The README's two commands as a newcomer meets them: the test command says why tests were skipped, CI runs
+that very command, and the first command's output stays out of `git status`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    """The shell commands of the README's first code block, split at &&."""
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S).group(1)
+    return [command.strip() for line in block.splitlines() for command in line.split("&&")]
+
+
+def test_the_readme_test_command_lists_the_skip_reasons_and_ci_runs_it():
+    (tests,) = [command for command in readme_commands() if "pytest" in command]
+    assert tests == ".venv/bin/python -m pytest -q -rs"
+    assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_first_commands_results_csv_is_ignored_by_git():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout of the repository")
+    (classify,) = [command for command in readme_commands() if " classify " in command]
+    output = re.search(r"--out (\S+)", classify).group(1)
+    assert subprocess.run(["git", "check-ignore", "--quiet", output], cwd=ROOT).returncode == 0
