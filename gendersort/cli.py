@@ -100,7 +100,19 @@ BatchSize = Annotated[int, typer.Option(
 Workers = Annotated[int, typer.Option(
     min=1, metavar="INTEGER", help="Photos decoded and searched for faces at once (threads).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")]
-AUTO, LARGEST = Device("auto"), FaceMode("largest")
+ENGINES = ("local", "ray")
+Engine = Enum("Engine", {name: name for name in ENGINES}, type=str)
+EngineOption = Annotated[Engine, typer.Option(metavar=choices(ENGINES), help=(
+    "local: threads here; ray: a Ray cluster, --out a Parquet dataset (pip install 'gendersort[ray]')."))]
+RayAddress = Annotated[str, typer.Option(
+    metavar="ADDRESS", help="Ray: local (a new cluster here), auto (the one `ray start` began), ray://HOST:PORT.")]
+Actors = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_default=False, help=(
+    "Ray: model replicas (default: as many as the CPUs hold, less room to read and write)."))]
+ActorCpus = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_default=False, help=(
+    "Ray: CPUs per actor, its threads (default: up to 4, a CPU of each node left free)."))]
+RowsPerFile = Annotated[int, typer.Option(
+    metavar="INTEGER", min=1, help="Ray: rows per Parquet file of --out.")]
+AUTO, LARGEST, LOCAL = Device("auto"), FaceMode("largest"), Engine("local")
 
 
 def load_models(device: Device, quiet: bool, workers: int = WORKERS) -> FaceAnalyzer:
@@ -121,8 +133,9 @@ def note(message: str, quiet: bool) -> None:
 
 @app.command()
 def classify(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="PATH", help="Photos and folders to classify.", show_default=False)],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Photos and folders to classify (Ray: one folder, or an s3:// or gs:// URI).",
+        show_default=False)],
     out: Annotated[str, typer.Option(
         "--out", "-o", metavar="FILE", help="results.csv, results.jsonl, or - (stdout).")] = "-",
     fmt: Annotated[Format | None, typer.Option(
@@ -137,11 +150,24 @@ def classify(
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
     quiet: QuietOption = False,
+    engine: EngineOption = LOCAL,
+    ray_address: RayAddress = "local",
+    actors: Actors = None,
+    actor_cpus: ActorCpus = None,
+    rows_per_file: RowsPerFile = 2000,
 ) -> None:
     """Classify every photo in the given files and folders: a row each (path, status, label, p_male, ...).
 
     Example: gendersort classify ./photos --out results.csv
+    On Ray: gendersort classify s3://bucket/photos --engine ray --out s3://bucket/results
     """
+    if engine.value == "ray":
+        from gendersort.engines.ray.command import classify_on_ray
+
+        raise typer.Exit(classify_on_ray(
+            paths, out, fmt and fmt.value, quiet=quiet, resume=resume, overwrite=overwrite, faces=faces.value,
+            min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,
+            actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address))
     check_paths_exist(paths)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)

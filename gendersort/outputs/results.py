@@ -96,11 +96,15 @@ class Tally:
     started: float = field(default_factory=time.monotonic)
 
     def add(self, result: ImageResult) -> None:
+        self.count(result.status, result.face_count)
+
+    def count(self, status: str, face_count: int) -> None:
+        """A photo known by its row alone (an engine that writes its rows elsewhere reads them back)."""
         self.files += 1
-        self.faces += result.face_count
-        if result.status == OK:
+        self.faces += face_count
+        if status == OK:
             self.ok += 1
-        elif result.status == NO_FACE:
+        elif status == NO_FACE:
             self.no_face += 1
         else:
             self.errors += 1

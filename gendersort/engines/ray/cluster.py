@@ -1,0 +1,28 @@
+"""Joining a Ray cluster, or starting one here, with usage statistics off and Ray's chatter in its logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+import ray.data
+
+LOCAL = "local"
+
+
+def connect(address: str = LOCAL) -> None:
+    """A new cluster on this machine (`local`), the one `ray start` began (`auto`), or `ray://host:port`.
+
+    Ray reports usage statistics unless told not to; gendersort sends nothing anywhere, so they are off
+    unless RAY_USAGE_STATS_ENABLED says otherwise (a cluster that `ray start` began keeps its own setting).
+    A driver that has joined a cluster already is left as it is.
+    """
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    local = {"include_dashboard": False} if address == LOCAL else {}
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **local)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False

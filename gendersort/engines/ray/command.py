@@ -1,0 +1,68 @@
+"""`gendersort classify SRC --engine ray --out DEST`: the job with Ray's own output kept off the terminal,
+gendersort's few lines on it, and the exit code.
+
+Ray's processes write to the driver's stdout and stderr, its C++ core straight to file descriptor 2, and
+log_to_driver=False silences only the workers; so while the job runs both descriptors point to a log file
+(which Ray's processes started now inherit), and gendersort writes its own lines to the terminal's stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from gendersort.engines.ray.job import classify_to_parquet
+from gendersort.errors import BadOptionError
+from gendersort.outputs.writers import STDOUT
+
+EXIT_OK, EXIT_FILE_ERRORS = 0, 2
+
+
+def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bool, **options: Any) -> int:
+    """Run the job (job.classify_to_parquet's options); the exit code classify documents."""
+    if len(sources) != 1:
+        raise BadOptionError(f"--engine ray classifies one folder or URI, not {len(sources)}")
+    if dest == STDOUT or fmt:
+        raise BadOptionError("--engine ray writes a Parquet dataset: name its folder or URI with --out, "
+                             "and no --format")
+    source = sources[0]
+    log = Path(tempfile.gettempdir()) / f"gendersort-ray-{os.getpid()}.log"
+    with output_to(log) as terminal:
+        def note(message: str) -> None:
+            if not quiet:
+                print(message, file=terminal, flush=True)
+
+        run = classify_to_parquet(source, dest, note=note, **options)
+        if run.written.files:
+            note(f"{run.written.summary()}; rows in {dest}, Ray's log in {log}")
+        else:
+            note(f"nothing left to do: {dest} has every file of {source}")
+    if not log.stat().st_size:  # Ray was not needed
+        log.unlink()
+    return EXIT_FILE_ERRORS if run.written.errors else EXIT_OK
+
+
+@contextmanager
+def output_to(log: Path) -> Iterator[TextIO]:
+    """Descriptors 1 and 2 redirected to `log` for the block; it gets a stream to the terminal's stderr."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {descriptor: os.dup(descriptor) for descriptor in (1, 2)}
+    with open(log, "ab") as file:
+        for descriptor in saved:
+            os.dup2(file.fileno(), descriptor)
+    terminal = os.fdopen(os.dup(saved[2]), "w")
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for descriptor, copy in saved.items():
+            os.dup2(copy, descriptor)
+            os.close(copy)

@@ -1,0 +1,114 @@
+"""A whole run on Ray, as `classify SRC --engine ray --out DEST` makes it: list SRC, leave out what DEST
+holds already, classify the rest on the cluster's actors, write it to DEST.
+
+A photo is done when DEST has a row with its path, size and mtime (so a rerun after a crash, or a SIGKILL of
+the driver, writes only what is missing and never a row twice: Ray itself would append every row again).
+Error rows count as done too: their files are tried again once they change, or with --overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+
+from gendersort.engines.ray.cluster import LOCAL, connect
+from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, classify_dataset, photos_of
+from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
+from gendersort.engines.ray.parquet import KEY_COLUMNS, Key, ParquetSink, dest_files, done_keys, written_rows
+from gendersort.engines.ray.resources import IO_CPUS, plan_actors
+from gendersort.errors import BadOptionError
+from gendersort.models.classifier import GenderClassifier
+from gendersort.outputs.results import ERROR, Tally
+from gendersort.outputs.writers import OutputExistsError, OutputLock
+from gendersort.pipeline.api import BATCH_SIZE
+from gendersort.review.wording import counted
+
+ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos of the parts being made
+
+
+@dataclass
+class RayRun:
+    """What a run found and did: photos listed, already in DEST, and the rows it wrote (by photo)."""
+
+    listed: int = 0
+    done_before: int = 0
+    written: Tally = field(default_factory=Tally)
+
+
+def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwrite: bool = False,
+                        faces: str = "largest", min_confidence: float = 0.0, device: str = "auto",
+                        recursive: bool = True, batch_size: int = BATCH_SIZE, actors: int | None = None,
+                        actor_cpus: int | None = None, rows_per_file: int = ROWS_PER_FILE,
+                        photos_per_block: int = PHOTOS_PER_BLOCK,
+                        address: str = LOCAL, note: Callable[[str], None] = print) -> RayRun:
+    """Classify every photo under `source` (a folder or URI) into the Parquet dataset `dest`.
+
+    Joins the cluster at `address` unless this process has joined one already, and only when there is
+    something to do. An existing `dest` needs `resume` (do what is missing) or `overwrite`. `note` gets
+    a line on what is done already and what is left.
+    """
+    if resume and overwrite:
+        raise BadOptionError("--resume and --overwrite contradict each other; choose one")
+    filesystem, listing = list_photos(source, recursive)
+    dest_filesystem, root = filesystem_of(dest)
+    version = GenderClassifier(device="cpu", threads=1).version
+    run = RayRun(listed=listing.num_rows)
+    with nullcontext() if is_uri(dest) else OutputLock(Path(dest)):
+        parts, temporary = dest_files(dest_filesystem, root)
+        if parts and not (resume or overwrite):
+            raise OutputExistsError(f"{dest} holds results; add --resume to finish it or --overwrite to "
+                                    "replace it")
+        if overwrite:
+            for path in parts + temporary:
+                dest_filesystem.delete_file(path)
+        done = done_keys(dest_filesystem, [] if overwrite else parts, version)
+        todo = listing.filter(pc.invert(is_in(listing, done)))
+        run.done_before = listing.num_rows - todo.num_rows
+        if run.done_before:
+            note(f"{counted(run.done_before, 'file')} already done in {dest}")
+        if todo.num_rows:
+            run.written = Tally()  # the rate counts from here: the cluster's start, the models' loading too
+            connect(address)
+            plan = plan_actors(actors, actor_cpus, device)
+            note(f"{counted(todo.num_rows, 'file')} to classify on Ray: {counted(plan.actors, 'actor')} of "
+                 f"{counted(plan.cpus, 'CPU')}{' and a GPU' if plan.gpus else ''}")
+            dest_filesystem.create_dir(root, recursive=True)
+            photos = photos_of(todo, filesystem, photos_per_block)
+            rows = classify_dataset(photos, faces=faces, min_confidence=min_confidence, device=device,
+                                    actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
+                                    photos_per_call=photos_per_block)
+            rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
+                                ray_remote_args={"num_cpus": IO_CPUS})
+            for path, error in count_new(run.written, dest_filesystem, root, done):
+                note(f"{path}: {error}")
+    return run
+
+
+def is_in(table: pa.Table, keys: set[Key]) -> pa.ChunkedArray:
+    """Which rows of `table` have a key (path, size, mtime) in `keys`."""
+    rows = zip(*(table.column(name).to_pylist() for name in KEY_COLUMNS), strict=True)
+    return pa.chunked_array([pa.array([key in keys for key in rows], pa.bool_())])
+
+
+def count_new(tally: Tally, filesystem: pafs.FileSystem, root: str, done: set[Key]) -> list[tuple[str, str]]:
+    """Count, by photo, the rows in DEST that were not there before this run; the new errors' paths and
+    messages."""
+    columns = [*KEY_COLUMNS, "status", "faces", "error"]
+    table = written_rows(filesystem, dest_files(filesystem, root)[0], columns)
+    new = table.filter(pc.invert(is_in(table, done)))
+    seen: set[Key] = set()
+    errors = []
+    for path, size, mtime, status, faces, error in zip(*(new.column(name).to_pylist() for name in columns),
+                                                       strict=True):
+        if (path, size, mtime) not in seen:
+            seen.add((path, size, mtime))
+            tally.count(status, faces)
+            if status == ERROR:
+                errors.append((path, error))
+    return errors

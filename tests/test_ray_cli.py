@@ -1,0 +1,74 @@
+"""`gendersort classify --engine ray` as a person runs it: the driver SIGKILLed midway leaves only complete
+Parquet files and no cluster behind, the rerun writes every missing photo once, and Ray's log lines stay
+off the terminal."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from tests.ray_support import by_key, local_rows, make_many, need_ray, pids_with
+
+need_ray()
+
+import pyarrow.dataset as pads  # noqa: E402
+
+# Ray's log lines: timestamped, prefixed by a worker, or naming a level or one of Ray's processes.
+RAY_LOG_LINE = re.compile(r"^(\[?\d{4}-\d\d-\d\d|\(\w+ pid=|.*(INFO|WARNING|core_worker|raylet))", re.M)
+
+
+def wait_until_gone(mark: str, timeout: float) -> list[int]:
+    """Wait for the marked processes to end; those left after `timeout` are killed and returned."""
+    deadline = time.monotonic() + timeout
+    while (left := pids_with(f"GENDERSORT_TEST_RUN={mark}", "environ")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def rows_in(dest: Path) -> list[dict[str, object]]:
+    return by_key(pads.dataset(sorted(dest.glob("part-*.parquet")), format="parquet").to_table().to_pylist())
+
+
+def test_a_killed_driver_leaves_no_half_file_and_the_rerun_writes_each_photo_once(tmp_path):
+    photos = make_many(tmp_path / "photos", 130)  # three read blocks of up to 64
+    dest = tmp_path / "results"
+    first_mark, mark = uuid.uuid4().hex, uuid.uuid4().hex
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "GENDERSORT_TEST_RUN": mark}
+    command = [sys.executable, "-m", "gendersort", "classify", str(photos), "--engine", "ray",
+               "--out", str(dest), "--rows-per-file", "1"]
+    first = subprocess.Popen(command, env=env | {"GENDERSORT_TEST_RUN": first_mark},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and first.poll() is None and not list(dest.glob("part-*.parquet")):
+        time.sleep(0.005)
+    assert first.poll() is None, f"the run ended before it could be killed: {first.stderr.read()!r}"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    first.stderr.close()
+    written = rows_in(dest)
+    assert 0 < len(written) < 130, "killed midway"
+
+    rerun = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert wait_until_gone(mark, timeout=30) == [], "the cluster ends with the driver"
+    rows = rows_in(dest)
+    assert len({row["path"] for row in rows}) == len(rows) == 130, "every photo exactly once"
+    assert rows == local_rows(photos)
+    assert f"{len(written)} files already done in {dest}" in rerun.stderr
+    assert f"{130 - len(written)} files: " in rerun.stderr
+    assert not RAY_LOG_LINE.search(rerun.stderr), rerun.stderr
+    assert not rerun.stdout
+
+    again = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "nothing left to do" in again.stderr, again.stderr
+    assert rows_in(dest) == rows
+    # Ray's node agents outlive a killed driver's raylet by about a minute here, then end by themselves.
+    assert wait_until_gone(first_mark, timeout=120) == [], "the killed driver's cluster went with it"
