@@ -3,9 +3,10 @@
     python -m export.train --chips build/chips/tight --sets celeba fairface utkface allagefaces scut \\
         --out build/train [--source-weights celeba=0.3,fairface=0.3,...] [--init v2.keras]
 
-Head first on the frozen backbone, then the whole network fine-tuned with BatchNormalization kept in
+Head first on the frozen backbone, then the whole network fine-tuned with BatchNormalization frozen in
 inference mode (Keras' MobileNetV2 BN momentum is 0.999: a short fine-tune in training mode leaves the
-moving statistics stale, see ../shared/MEASURED.md). Every epoch draws `--epoch-size` chips so that each
+moving statistics stale, see ../shared/MEASURED.md; and a model rebuilt from a folded graph has no batch
+statistics to learn from). Every epoch draws `--epoch-size` chips so that each
 source weighs as `--source-weights` says and, within a source, women and men weigh the same, whatever the
 file counts (CelebA alone would otherwise be two fifths of what the network sees). Augmentation lives in
 the tf.data pipeline, never in the model; the chip's window is shifted, scaled and turned within the
@@ -195,7 +196,8 @@ def train_dataset(draws: EpochDraws, batch_size: int) -> tf.data.Dataset:
     side = draws.chip_set.chips.shape[1]
     size, margin = draws.chip_set.size, draws.chip_set.margin
     signature = (tf.TensorSpec((side, side, 3), tf.uint8), tf.TensorSpec((len(LABELS),), tf.float32))
-    return (tf.data.Dataset.from_generator(draws, output_signature=signature)
+    # repeat(): Keras keeps one iterator across epochs, so each epoch's draws are a new call of `draws`.
+    return (tf.data.Dataset.from_generator(draws, output_signature=signature).repeat()
             .map(lambda x, y: (recompress(x), y), num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .map(lambda x, y: (augment_batch(tf.cast(x, tf.float32), size, margin), y),
@@ -241,6 +243,16 @@ class SetScores(keras.callbacks.Callback):
             logs["rule_score"] = rule_score(per_set)
         print(" ".join(f"{name} w{s['women']:.3f} m{s['men']:.3f}" for name, s in per_set.items()),
               flush=True)
+
+
+def unfreeze_all_but_normalization(base: keras.Model) -> None:
+    """Make the backbone trainable but its BatchNormalization layers frozen, which in Keras 3 also runs
+    them in inference mode. `base(x, training=False)` alone does not: measured, a model called with
+    training=True still normalises by the batch (v2's rebuilt weights fell from 97% to chance)."""
+    base.trainable = True
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
 
 
 def read_history(history_csv: Path) -> list[dict[str, str]]:
@@ -311,7 +323,7 @@ def train(args: argparse.Namespace) -> Path:
         callbacks[1] = keras.callbacks.CSVLogger(str(history_csv), append=True)
     total = args.head_epochs + args.fine_epochs
     if done < total:
-        base.trainable = True
+        unfreeze_all_but_normalization(base)
         schedule = keras.optimizers.schedules.CosineDecay(
             args.fine_lr, decay_steps=max(1, args.fine_epochs * steps_per_epoch), alpha=0.02)
         compile_for(model, schedule, args.label_smoothing)
