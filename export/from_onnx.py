@@ -106,11 +106,17 @@ def rebuild(onnx_path: Path) -> tuple[keras.Model, dict[str, str]]:
     return model, metadata
 
 
-def disagreement(model: keras.Model, onnx_path: Path, chips: np.ndarray, flip_average: bool) -> float:
+def disagreement(model: keras.Model, onnx_path: Path, chips: np.ndarray, flip_average: bool,
+                 temperature: float) -> float:
+    """The largest difference in probability between the rebuilt model, with the graph's flip average and
+    calibration temperature applied around it, and the graph itself."""
     pixels = chips.astype(np.float32)
     expected = model.predict(pixels, batch_size=64, verbose=0)
     if flip_average:
         expected = (expected + model.predict(pixels[:, :, ::-1], batch_size=64, verbose=0)) / 2
+    scaled = np.log(np.maximum(expected, 1e-7)) / temperature
+    expected = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     actual = session.run(None, {session.get_inputs()[0].name: chips})[0]
     return float(np.abs(expected - actual).max())
@@ -130,7 +136,8 @@ def main() -> None:
             raise SystemExit(f"{args.chips} was cut with another geometry than the model's")
         chips = data["chips"][:: max(1, len(data["labels"]) // 256)][:256]
         chips = np.ascontiguousarray(chips[:, margin:chips.shape[1] - margin, margin:chips.shape[2] - margin])
-    worst = disagreement(model, args.onnx_model, chips, metadata.get("flip_average") == "true")
+    worst = disagreement(model, args.onnx_model, chips, metadata.get("flip_average") == "true",
+                         float(metadata.get("temperature", "1.0")))
     print(f"Keras against ONNX on {len(chips)} real chips: max abs difference in probability {worst:.2e}")
     if worst >= AGREEMENT_LIMIT:
         raise SystemExit("the rebuilt model does not agree with the graph: nothing written")
