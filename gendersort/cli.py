@@ -162,8 +162,11 @@ def classify(
     On Ray: gendersort classify s3://bucket/photos --engine ray --out s3://bucket/results
     """
     if engine.value == "ray":
-        from gendersort.engines.ray.command import classify_on_ray
-
+        try:
+            from gendersort.engines.ray.command import classify_on_ray
+        except ImportError as error:
+            raise FatalError(f"--engine ray needs the ray extra ({error}): "
+                             "pip install 'gendersort[ray]'") from None
         raise typer.Exit(classify_on_ray(
             paths, out, fmt and fmt.value, quiet=quiet, resume=resume, overwrite=overwrite, faces=faces.value,
             min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,

@@ -4,36 +4,18 @@ is that photo's error row."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from gendersort.faces.resolution import detection_reduction
 from gendersort.photos.decode import UnreadableImageError, open_photo, photo_from_bytes
 from gendersort.photos.walk import find_images
-from gendersort.pipeline.api import classify_files, shared_analyzer
+from gendersort.pipeline.api import classify_files
 from gendersort.pipeline.reading import PhotoBytes
-from tests.conftest import FIXTURES
-from tests.test_pipeline import ROTATE_90_STORED, large_jpeg
+from tests import test_pipeline
 
-
-@pytest.fixture(scope="module")
-def analyzer():
-    return shared_analyzer("cpu", 1)
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """A drafted JPEG stored turned (EXIF), PNGs, a truncated PNG and an empty file."""
-    folder = tmp_path_factory.mktemp("core")
-    (folder / "large-turned.jpg").write_bytes(large_jpeg(ROTATE_90_STORED))
-    for name in ("astronaut.png", "chelsea.png"):
-        shutil.copy(FIXTURES / name, folder / name)
-    whole = (FIXTURES / "camera.png").read_bytes()
-    (folder / "cut.png").write_bytes(whole[: len(whole) // 3])
-    (folder / "empty.jpg").write_bytes(b"")
-    return folder
+# The pipeline tests' fixtures: the models, and photos of every kind the pipeline treats differently.
+analyzer, photos = test_pipeline.analyzer, test_pipeline.photos
 
 
 def as_bytes(found) -> PhotoBytes:
@@ -61,7 +43,7 @@ def test_decoding_bytes_gives_the_pixels_of_decoding_the_file(photos, analyzer):
             continue
         assert from_bytes[:2] == from_file[:2], path.name
         assert np.array_equal(from_bytes[2], from_file[2]), path.name
-    assert open_photo(photos / "large-turned.jpg", rule).reduction > 1, "the draft decode is compared too"
+    assert open_photo(photos / "b-large-turned.jpg", rule).reduction > 1, "the draft decode is compared too"
 
 
 @pytest.mark.parametrize("faces", ["largest", "all"])
@@ -77,7 +59,7 @@ def test_photos_as_bytes_get_the_rows_of_their_files(photos, analyzer, faces):
 def test_anything_that_goes_wrong_with_a_photo_is_its_error_row(photos, analyzer):
     # Text where bytes belong, as a dataset built by hand may hold: no decoding error, yet only this photo's.
     broken = PhotoBytes("broken.jpg", "not bytes", 10, 1.0)  # type: ignore[arg-type]
-    good = as_bytes(next(iter(find_images([photos / "astronaut.png"]))))
+    good = as_bytes(next(iter(find_images([photos / "e-astronaut.jpg"]))))
     results = list(classify_files([broken, good], analyzer=analyzer))
     assert [result.status for result in results] == ["error", "ok"]
     assert results[0].error.startswith("unexpected error (TypeError)")

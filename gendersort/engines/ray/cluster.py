@@ -23,6 +23,11 @@ def connect(address: str = LOCAL) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     local = {"include_dashboard": False} if address == LOCAL else {}
     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **local)
+    quiet_datasets()
+
+
+def quiet_datasets() -> None:
+    """No progress bars nor execution plans from Ray Data in this driver: a log, not a terminal, gets them."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False

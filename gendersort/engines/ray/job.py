@@ -20,7 +20,15 @@ import pyarrow.fs as pafs
 from gendersort.engines.ray.cluster import LOCAL, connect
 from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
-from gendersort.engines.ray.parquet import KEY_COLUMNS, Key, ParquetSink, dest_files, done_keys, written_rows
+from gendersort.engines.ray.parquet import (
+    KEY_COLUMNS,
+    ParquetSink,
+    dest_files,
+    done_keys,
+    is_done,
+    photo_keys,
+    written_rows,
+)
 from gendersort.engines.ray.resources import IO_CPUS, plan_actors
 from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
@@ -68,7 +76,7 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
             for path in parts + temporary:
                 dest_filesystem.delete_file(path)
         done = done_keys(dest_filesystem, [] if overwrite else parts, version)
-        todo = listing.filter(pc.invert(is_in(listing, done)))
+        todo = listing.filter(pc.invert(is_done(listing, done)))
         run.done_before = listing.num_rows - todo.num_rows
         if run.done_before:
             note(f"{counted(run.done_before, 'file')} already done in {dest}")
@@ -90,24 +98,18 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
     return run
 
 
-def is_in(table: pa.Table, keys: set[Key]) -> pa.ChunkedArray:
-    """Which rows of `table` have a key (path, size, mtime) in `keys`."""
-    rows = zip(*(table.column(name).to_pylist() for name in KEY_COLUMNS), strict=True)
-    return pa.chunked_array([pa.array([key in keys for key in rows], pa.bool_())])
-
-
-def count_new(tally: Tally, filesystem: pafs.FileSystem, root: str, done: set[Key]) -> list[tuple[str, str]]:
+def count_new(tally: Tally, filesystem: pafs.FileSystem, root: str, done: pa.Array) -> list[tuple[str, str]]:
     """Count, by photo, the rows in DEST that were not there before this run; the new errors' paths and
     messages."""
     columns = [*KEY_COLUMNS, "status", "faces", "error"]
     table = written_rows(filesystem, dest_files(filesystem, root)[0], columns)
-    new = table.filter(pc.invert(is_in(table, done)))
-    seen: set[Key] = set()
+    new = table.filter(pc.invert(is_done(table, done)))
+    seen: set[str] = set()
     errors = []
-    for path, size, mtime, status, faces, error in zip(*(new.column(name).to_pylist() for name in columns),
-                                                       strict=True):
-        if (path, size, mtime) not in seen:
-            seen.add((path, size, mtime))
+    for key, path, status, faces, error in zip(photo_keys(new).to_pylist(), *(
+            new.column(name).to_pylist() for name in ("path", "status", "faces", "error")), strict=True):
+        if key not in seen:  # a photo's first row (there is one per face with --faces all)
+            seen.add(key)
             tally.count(status, faces)
             if status == ERROR:
                 errors.append((path, error))

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -26,7 +27,6 @@ from gendersort.errors import FatalError
 
 PART_PREFIX, PART_SUFFIX, TEMPORARY_SUFFIX = "part-", ".parquet", ".tmp"
 KEY_COLUMNS = ("path", "size", "mtime")
-Key = tuple[str, int | None, float | None]
 
 
 class ParquetSink(Datasink[None]):
@@ -53,8 +53,8 @@ def to_arrow(block: Block) -> pa.Table:
 
 def part_name(table: pa.Table) -> str:
     digest = hashlib.sha256()
-    for key in zip(*(table.column(name).to_pylist() for name in KEY_COLUMNS), strict=True):
-        digest.update(repr(key).encode("utf-8", "surrogateescape") + b"\n")
+    for key in photo_keys(table).to_pylist():
+        digest.update(key.encode("utf-8", "surrogateescape") + b"\n")
     return f"{PART_PREFIX}{digest.hexdigest()[:32]}{PART_SUFFIX}"
 
 
@@ -96,15 +96,25 @@ def written_rows(filesystem: pafs.FileSystem, parts: list[str], columns: list[st
                          "name another destination") from error
 
 
-def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str) -> set[Key]:
-    """The photos (path, size, mtime) that have rows in DEST, all by the model `model_version`."""
+def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str) -> pa.Array:
+    """The photos that have rows in DEST (photo_keys), all by the model `model_version`."""
     table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version"])
     versions = set(table.column("model_version").unique().to_pylist()) - {model_version}
     if versions:
         raise FatalError(f"the destination holds rows of model {', '.join(sorted(versions))}, not "
                          f"{model_version}; write this model's rows to another destination")
-    return keys_of(table)
+    return pc.unique(photo_keys(table))
 
 
-def keys_of(table: pa.Table) -> set[Key]:
-    return set(zip(*(table.column(name).to_pylist() for name in KEY_COLUMNS), strict=True))
+def photo_keys(table: pa.Table) -> pa.ChunkedArray:
+    """Each row's photo as one string: path, size and mtime (its shortest exact decimal) joined by NUL, so
+    that Arrow compares millions of them at once. A missing size or mtime (a file that could not be
+    reached) is empty."""
+    size, mtime = (pc.cast(table.column(name), pa.string()) for name in KEY_COLUMNS[1:])
+    return pc.binary_join_element_wise(table.column("path"), size, mtime, "\x00", null_handling="replace",
+                                       null_replacement="")
+
+
+def is_done(table: pa.Table, done: pa.Array) -> pa.ChunkedArray:
+    """Which rows of `table` (listed files or result rows) are photos in `done`."""
+    return pc.is_in(photo_keys(table), value_set=done)
