@@ -1,7 +1,7 @@
 """Cut face chips from cached detections with gendersort's own aligner, so training sees the runtime's crops.
 
     python -m export.chips celeba fairface utkface allagefaces scut --detections build/detections \\
-        --out build/chips/tight [--eye-distance 0.42 --eye-y 0.42] [--margin 12]
+        --out build/chips/context [--eye-distance 0.34 --eye-y 0.40] [--margin 16]
 
 Writes {out}/{set}-{split}.npz with `chips` (N, S + 2 margin, S + 2 margin, 3) uint8, `labels` (N,),
 `paths` (N,) and `geometry` (JSON of the ChipGeometry), for the images where a face was found. The chip
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from export.common import set_stem
+from export.common import cache_arguments, missing_outputs, save_npz, set_stem
 from gendersort.faces.align import CHIP_GEOMETRY, ChipGeometry, chip_to_image_matrix, warp
 from gendersort.faces.face import Face
 from gendersort.photos.imaging import load_upright
@@ -49,34 +48,25 @@ def cut_split(detections: Path, out_file: Path, geometry: ChipGeometry, margin: 
             for path, points in zip(paths, keypoints, strict=True)]
     with ProcessPoolExecutor(workers) as pool:
         chips = np.stack(list(pool.map(cut_chip, jobs, chunksize=256)))
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_file.with_suffix(".partial.npz")
-    np.savez(partial, chips=chips, labels=labels, paths=paths, geometry=json.dumps(geometry.as_dict()),
+    save_npz(out_file, chips=chips, labels=labels, paths=paths, geometry=json.dumps(geometry.as_dict()),
              margin=margin)
-    partial.replace(out_file)
     print(f"{detections.stem}: {len(chips)} chips, {len(chips) / (time.perf_counter() - start):.0f}/s "
           f"-> {out_file}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sets", nargs="+")
+    cache_arguments(parser, "build/chips")
     parser.add_argument("--detections", type=Path, default=Path("build/detections"))
-    parser.add_argument("--out", type=Path, default=Path("build/chips/tight"))
-    parser.add_argument("--splits", nargs="+", default=["val", "train"])
     parser.add_argument("--eye-distance", type=float, default=CHIP_GEOMETRY.eye_distance)
     parser.add_argument("--eye-y", type=float, default=CHIP_GEOMETRY.eye_y)
-    parser.add_argument("--margin", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--margin", type=int, default=16)
     args = parser.parse_args()
     geometry = ChipGeometry(CHIP_GEOMETRY.size, args.eye_distance, args.eye_y)
     print(f"chip geometry: {geometry}, margin {args.margin}", flush=True)
-    for split in args.splits:
-        for name in args.sets:
-            out_file = args.out / f"{set_stem(name)}-{split}.npz"
-            if not out_file.exists():
-                cut_split(args.detections / f"{set_stem(name)}-{split}.npz", out_file, geometry, args.margin,
-                          args.workers)
+    for name, split, out_file in missing_outputs(args.out, args.sets, args.splits):
+        cut_split(args.detections / f"{set_stem(name)}-{split}.npz", out_file, geometry, args.margin,
+                  args.workers)
 
 
 if __name__ == "__main__":

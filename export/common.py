@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from gendersort.labels import LABELS
 
@@ -55,3 +60,28 @@ def real_photo_paths(folders: list[Path] | None = None, per_folder: int = 16) ->
 def set_stem(name: str) -> str:
     """The name a set's cached detections and chips are filed under."""
     return Path(name).name
+
+
+def cache_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """The options every per-set cache step shares: which sets and splits, where, how many processes."""
+    parser.add_argument("sets", nargs="+", help=f"set names ({', '.join(LABELLED_SETS)}) or folders")
+    parser.add_argument("--out", type=Path, default=Path(default_out))
+    parser.add_argument("--splits", nargs="+", default=["val", "train"])
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+
+
+def missing_outputs(out_dir: Path, sets: list[str], splits: list[str]) -> Iterator[tuple[str, str, Path]]:
+    """(set, split, file) for each cache file not yet written: a killed run resumes where it stopped."""
+    for split in splits:
+        for name in sets:
+            out_file = out_dir / f"{set_stem(name)}-{split}.npz"
+            if not out_file.exists():
+                yield name, split, out_file
+
+
+def save_npz(out_file: Path, **arrays: object) -> None:
+    """Write a cache file whole or not at all (written aside, then renamed)."""
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_file.with_suffix(".partial.npz")
+    np.savez(partial, **arrays)
+    partial.replace(out_file)

@@ -12,14 +12,13 @@ Already written files are kept: a killed run resumes with the next set.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from export.common import labelled_images, set_stem
+from export.common import cache_arguments, labelled_images, missing_outputs, save_npz
 from gendersort.faces.detector import FaceDetector
 from gendersort.photos.imaging import load_upright
 
@@ -46,12 +45,9 @@ def detect_split(name: str, split: str, out_file: Path, workers: int) -> None:
     with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
         found = list(pool.map(largest_face, [path for path, _ in items], chunksize=64))
     keypoints = np.stack([points for points, _ in found])
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_file.with_suffix(".partial.npz")
-    np.savez(partial, paths=np.array([str(path) for path, _ in items]),
+    save_npz(out_file, paths=np.array([str(path) for path, _ in items]),
              labels=np.array([label for _, label in items], np.int64),
              keypoints=keypoints, boxes=np.stack([box for _, box in found]))
-    partial.replace(out_file)
     missed = int(np.isnan(keypoints[:, 0, 0]).sum())
     elapsed = time.perf_counter() - start
     print(f"{name} {split}: {len(items)} images, {missed} without a face ({missed / len(items):.2%}), "
@@ -60,16 +56,10 @@ def detect_split(name: str, split: str, out_file: Path, workers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sets", nargs="+")
-    parser.add_argument("--out", type=Path, default=Path("build/detections"))
-    parser.add_argument("--splits", nargs="+", default=["val", "train"])
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    cache_arguments(parser, "build/detections")
     args = parser.parse_args()
-    for split in args.splits:
-        for name in args.sets:
-            out_file = args.out / f"{set_stem(name)}-{split}.npz"
-            if not out_file.exists():
-                detect_split(name, split, out_file, args.workers)
+    for name, split, out_file in missing_outputs(args.out, args.sets, args.splits):
+        detect_split(name, split, out_file, args.workers)
 
 
 if __name__ == "__main__":

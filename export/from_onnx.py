@@ -126,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("onnx_model", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--chips", type=Path, default=Path("build/chips/tight/celeba-val.npz"),
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/celeba-val.npz"),
                         help="margin chips of the model's geometry, for the agreement check")
     args = parser.parse_args()
     model, metadata = rebuild(args.onnx_model)

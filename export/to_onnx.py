@@ -101,7 +101,7 @@ def model_metadata(geometry: dict, flip_average: bool, temperature: float, metri
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--chips", type=Path, default=Path("build/chips/tight/celeba-val.npz"),
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/celeba-val.npz"),
                         help="real margin chips (export.chips) for the parity check, of the model's geometry")
     parser.add_argument("--metrics", type=Path, nargs="*", default=[],
                         help="metrics JSON files from export.evaluate to embed, one per val set")

@@ -337,7 +337,7 @@ def train(args: argparse.Namespace) -> Path:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chips", type=Path, default=Path("build/chips/tight"))
+    parser.add_argument("--chips", type=Path, default=Path("build/chips"))
     parser.add_argument("--sets", nargs="+", default=["celeba", "fairface", "utkface", "allagefaces", "scut"])
     parser.add_argument("--source-weights", default=DEFAULT_SOURCE_WEIGHTS,
                         help="each set's share of the chips drawn, as name=weight,...")
