@@ -1,9 +1,10 @@
 """Faces per second of the ONNX gender classifier alone, at batch 1, 8 and 32, on real chips.
 
-    python -m benchmarks.classifier_speed [--chips build/chips/val.npz] [--device cpu] [--seconds 5]
+    python -m benchmarks.classifier_speed [--chips build/chips/celeba-val.npz] [--against build/v2.onnx]
 
-Without a chip cache it cuts chips from the shipped fixture photos. Prints each batch size's rate and its
-ratio to batch 1, measured in the same process.
+Without a chip cache it cuts chips from the shipped fixture photos. Prints each batch size's rate (the
+best of the rounds), and with --against the shipped model's ratio to another one measured in the same
+process, rounds alternating (this machine is shared and noisy: only the ratio is worth comparing).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gendersort.models.classifier import GenderClassifier
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
 
@@ -21,9 +23,13 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
 def real_chips(cache: Path, analyzer: FaceAnalyzer, count: int = 256) -> np.ndarray:
+    """Chips from export.chips' cache (the centre of each margin chip), else cut from the fixtures."""
     if cache.exists():
         with np.load(cache) as data:
-            return data["chips"][:count]
+            margin = int(data["margin"]) if "margin" in data else 0
+            chips = data["chips"][:count]
+            side = chips.shape[1]
+            return np.ascontiguousarray(chips[:, margin:side - margin, margin:side - margin])
     chips = []
     for path in sorted(FIXTURES.glob("*.png")):
         image = load_upright(path)
@@ -32,11 +38,11 @@ def real_chips(cache: Path, analyzer: FaceAnalyzer, count: int = 256) -> np.ndar
     return np.resize(found, (count, *found.shape[1:]))
 
 
-def faces_per_second(analyzer: FaceAnalyzer, chips: np.ndarray, batch: int, seconds: float) -> float:
-    analyzer.classifier.p_male(chips[:batch])
+def faces_per_second(classifier: GenderClassifier, chips: np.ndarray, batch: int, seconds: float) -> float:
+    classifier.p_male(chips[:batch])
     done, start, offset = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        analyzer.classifier.p_male(chips[offset:offset + batch])
+        classifier.p_male(chips[offset:offset + batch])
         done += batch
         offset = (offset + batch) % (len(chips) - batch)
     return done / (time.perf_counter() - start)
@@ -44,19 +50,31 @@ def faces_per_second(analyzer: FaceAnalyzer, chips: np.ndarray, batch: int, seco
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chips", type=Path, default=Path("build/chips/val.npz"))
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/celeba-val.npz"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--against", type=Path, help="another gender ONNX model (e.g. the previous version), "
+                        "measured in turn with the shipped one, rounds alternating")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     analyzer = FaceAnalyzer(device=args.device)
     chips = real_chips(args.chips, analyzer)
-    print(f"model {analyzer.classifier.version}, provider {analyzer.classifier.model.provider}, "
-          f"chip {chips.shape[1]} px")
-    baseline = None
+    models = {"shipped": analyzer.classifier}
+    if args.against:
+        models["against"] = GenderClassifier(device=args.device, model_path=args.against)
+    for name, classifier in models.items():
+        print(f"{name}: model {classifier.version}, provider {classifier.model.provider}, "
+              f"chip {classifier.geometry.size} px")
     for batch in (1, 8, 32):
-        rate = faces_per_second(analyzer, chips, batch, args.seconds)
-        baseline = baseline or rate
-        print(f"batch {batch:>2}: {rate:7.1f} faces/s  ({rate / baseline:.2f}x batch 1)")
+        rates: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(args.rounds if args.against else 1):
+            for name, classifier in models.items():
+                rates[name].append(faces_per_second(classifier, chips, batch, args.seconds))
+        best = {name: max(values) for name, values in rates.items()}
+        line = f"batch {batch:>2}: shipped {best['shipped']:7.1f} faces/s"
+        if args.against:
+            line += f", against {best['against']:7.1f} faces/s ({best['shipped'] / best['against']:.2f}x)"
+        print(line)
 
 
 if __name__ == "__main__":
