@@ -167,10 +167,11 @@ def classify(
         except ImportError as error:
             raise FatalError(f"--engine ray needs the ray extra ({error}): "
                              "pip install 'gendersort[ray]'") from None
-        raise typer.Exit(classify_on_ray(
+        run = classify_on_ray(
             paths, out, fmt and fmt.value, quiet=quiet, resume=resume, overwrite=overwrite, faces=faces.value,
             min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,
-            actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address))
+            actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address)
+        raise typer.Exit(EXIT_FILE_ERRORS if run.written.errors else EXIT_OK)
     check_paths_exist(paths)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)

@@ -1,6 +1,7 @@
 """The Ray engine on a real local cluster (2 CPUs) with gendersort's real models: every file one row, equal to
 local classify's; photos read from and rows written to a real S3-compatible server on 127.0.0.1; a killed
-actor retried; the Dataset-in, Dataset-out function for users' own pipelines."""
+actor retried; the Dataset-in, Dataset-out function for users' own pipelines; CPUs left to reads and
+writes; an existing destination kept unless resumed or overwritten."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ import ray.data  # noqa: E402
 from gendersort.engines.ray import RESULT_SCHEMA, classify_dataset, read_photos  # noqa: E402
 from gendersort.engines.ray.job import classify_to_parquet  # noqa: E402
 from gendersort.engines.ray.parquet import dest_files  # noqa: E402
+from gendersort.engines.ray.resources import ActorPlan, plan_actors  # noqa: E402
+from gendersort.errors import BadOptionError  # noqa: E402
+from gendersort.outputs.writers import OutputExistsError  # noqa: E402
 
 # A fake account for the S3 server the tests start; no request may leave for AWS's metadata service.
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -138,3 +142,23 @@ def test_a_dataset_in_and_a_dataset_out(tree):
         twin = local[str(row["path"])]
         assert (row["size"], row["mtime"]) == (None, None)
         assert {**row, "size": twin["size"], "mtime": twin["mtime"]} == twin
+
+
+def test_the_actors_leave_cpus_to_the_read_and_write_tasks():
+    assert plan_actors() == ActorPlan(actors=1, cpus=1, gpus=0), "2 CPUs: one for the actor, one for I/O"
+    with pytest.raises(BadOptionError, match="wait forever"):
+        plan_actors(actors=2, cpus=1)
+    with pytest.raises(BadOptionError, match="GPU"):
+        plan_actors(device="cuda")
+
+
+def test_an_existing_destination_is_kept_unless_resumed_or_overwritten(tmp_path):
+    photos = make_many(tmp_path / "few", 3)
+    dest = str(tmp_path / "results")
+    classify_to_parquet(str(photos), dest)
+    first = parquet_rows(dest)
+    with pytest.raises(OutputExistsError):
+        classify_to_parquet(str(photos), dest)
+    (photos / "photo-000.jpg").unlink()
+    again = classify_to_parquet(str(photos), dest, overwrite=True)
+    assert again.written.files == 2 and parquet_rows(dest) == first[1:]

@@ -1,5 +1,5 @@
 """`gendersort classify SRC --engine ray --out DEST`: the job with Ray's own output kept off the terminal,
-gendersort's few lines on it, and the exit code.
+and gendersort's few lines on it.
 
 Ray's processes write to the driver's stdout and stderr, its C++ core straight to file descriptor 2, and
 log_to_driver=False silences only the workers; so while the job runs both descriptors point to a log file
@@ -16,15 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from gendersort.engines.ray.job import classify_to_parquet
+from gendersort.engines.ray.job import RayRun, classify_to_parquet
 from gendersort.errors import BadOptionError
 from gendersort.outputs.writers import STDOUT
 
-EXIT_OK, EXIT_FILE_ERRORS = 0, 2
 
-
-def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bool, **options: Any) -> int:
-    """Run the job (job.classify_to_parquet's options); the exit code classify documents."""
+def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bool, **options: Any) -> RayRun:
+    """Run the job with classify's options (job.classify_to_parquet's), notes and summary on stderr."""
     if len(sources) != 1:
         raise BadOptionError(f"--engine ray classifies one folder or URI, not {len(sources)}")
     if dest == STDOUT or fmt:
@@ -44,7 +42,7 @@ def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bo
             note(f"nothing left to do: {dest} has every file of {source}")
     if not log.stat().st_size:  # Ray was not needed
         log.unlink()
-    return EXIT_FILE_ERRORS if run.written.errors else EXIT_OK
+    return run
 
 
 @contextmanager
