@@ -80,6 +80,7 @@ class PeakSampler(threading.Thread):
 
 def one_configuration(half: Path, folder: Path, actors: int, actor_cpus: int) -> dict[str, float]:
     """Runs in a process of its own: a fresh cluster, a run over one photo, over `half`, over `folder`."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, read at import
     import ray
 
     from gendersort.engines.ray.cluster import quiet_datasets

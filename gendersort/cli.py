@@ -6,6 +6,7 @@ Exit codes: 0 every file processed; 1 usage or fatal error (nothing or not every
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections import Counter
@@ -162,6 +163,10 @@ def classify(
     On Ray: gendersort classify s3://bucket/photos --engine ray --out s3://bucket/results
     """
     if engine.value == "ray":
+        if ray_address == "local":
+            # A cluster of this machine alone talks over loopback, not the machine's network address;
+            # Ray reads this when it is imported, so it is set before.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             from gendersort.engines.ray.command import classify_on_ray
         except ImportError as error:

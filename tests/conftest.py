@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+# Local Ray clusters in the tests talk over loopback only (Ray otherwise uses this machine's network
+# address); Ray reads this when it is imported, and the CLI runs the tests start inherit it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
