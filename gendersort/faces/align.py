@@ -19,15 +19,15 @@ from gendersort.faces.face import Face
 class ChipGeometry:
     """Where the eyes land in a square chip of `size` pixels (fractions of the side).
 
-    The training crops (CelebA) are tight: their eyes are about 0.48 of the crop's width apart. With
-    eye_distance 0.42 and eye_y 0.42 the chip stays almost wholly inside such a crop (brow to chin, cheek
-    to cheek), so training chips carry little black padding that real photos would never show. 112 px
-    is about the training crops' native resolution.
+    Eyes 0.34 of the side apart at 0.40 of its height: the chip shows hair, ears and chin, which real
+    photos show and gender is read from; v2's tight chip (0.42, 0.42: brow to chin, cheek to cheek, the
+    shape of CelebA's crops) lost to it under the choosing rule (MODEL_CARD.md, "Choosing"). 112 px keeps
+    the classifier as fast as before.
     """
 
     size: int = 112
-    eye_distance: float = 0.42
-    eye_y: float = 0.42
+    eye_distance: float = 0.34
+    eye_y: float = 0.40
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
