@@ -31,3 +31,24 @@ def test_the_first_commands_results_csv_is_ignored_by_git():
     (classify,) = [command for command in readme_commands() if " classify " in command]
     output = re.search(r"--out (\S+)", classify).group(1)
     assert subprocess.run(["git", "check-ignore", "--quiet", output], cwd=ROOT).returncode == 0
+
+
+def test_the_readme_says_what_the_first_command_writes_for_the_example_folder(tmp_path):
+    """The README quotes the example folder's rows (label and p_male); they must be what classify writes."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from gendersort.cli import app
+
+    out = tmp_path / "results.csv"
+    examples = str(ROOT / "examples" / "photos")
+    result = CliRunner().invoke(app, ["classify", examples, "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = {Path(row["path"]).name: row for row in csv.DictReader(out.open())}
+    said = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split("## Commands")[0].split())
+    woman, man = rows["astronaut.jpg"], rows["camera.jpg"]
+    assert (woman["label"], man["label"], rows["chelsea.jpg"]["status"]) == ("female", "male", "no_face")
+    assert f"`female` with p_male {float(woman['p_male']):.3f}" in said
+    assert f"{1 - float(woman['p_male']):.1%} sure" in said
+    assert f"`male` at {float(man['p_male']):.3f}" in said
