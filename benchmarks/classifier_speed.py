@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.common import centre_crop
 from gendersort.models.classifier import GenderClassifier
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
@@ -26,10 +27,7 @@ def real_chips(cache: Path, analyzer: FaceAnalyzer, count: int = 256) -> np.ndar
     """Chips from export.chips' cache (the centre of each margin chip), else cut from the fixtures."""
     if cache.exists():
         with np.load(cache) as data:
-            margin = int(data["margin"]) if "margin" in data else 0
-            chips = data["chips"][:count]
-            side = chips.shape[1]
-            return np.ascontiguousarray(chips[:, margin:side - margin, margin:side - margin])
+            return centre_crop(data["chips"][:count], int(data["margin"]))
     chips = []
     for path in sorted(FIXTURES.glob("*.png")):
         image = load_upright(path)

@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from export.common import cache_arguments, missing_outputs, save_npz, set_stem
-from gendersort.faces.align import CHIP_GEOMETRY, ChipGeometry, chip_to_image_matrix, warp
-from gendersort.faces.face import Face
+from gendersort.faces.align import CHIP_GEOMETRY, ChipGeometry, eye_targets, similarity_matrix, warp
 from gendersort.photos.imaging import load_upright
 
 
 def margin_matrix(keypoints: np.ndarray, geometry: ChipGeometry, margin: int) -> np.ndarray:
     """The chip-to-photo matrix of the chip grown by `margin` pixels on every side, at the same scale."""
-    matrix = chip_to_image_matrix(Face((0.0, 0.0, 0.0, 0.0), keypoints, 1.0), geometry)
+    matrix = similarity_matrix(keypoints[:2], eye_targets(geometry))
     matrix[:, 2] -= margin * (matrix[:, 0] + matrix[:, 1])
     return matrix
 

@@ -79,6 +79,12 @@ def missing_outputs(out_dir: Path, sets: list[str], splits: list[str]) -> Iterat
                 yield name, split, out_file
 
 
+def centre_crop(chips: np.ndarray, margin: int) -> np.ndarray:
+    """The runtime's chips: the centre of each margin chip export.chips cut (exactly what classify cuts)."""
+    side = chips.shape[1]
+    return np.ascontiguousarray(chips[:, margin:side - margin, margin:side - margin])
+
+
 def save_npz(out_file: Path, **arrays: object) -> None:
     """Write a cache file whole or not at all (written aside, then renamed)."""
     out_file.parent.mkdir(parents=True, exist_ok=True)

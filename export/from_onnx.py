@@ -22,9 +22,10 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
+from export.common import centre_crop  # noqa: E402
+from export.to_onnx import parity, uint8_model  # noqa: E402
 from export.train import build_model  # noqa: E402
 
 AGREEMENT_LIMIT = 1e-4
@@ -106,22 +107,6 @@ def rebuild(onnx_path: Path) -> tuple[keras.Model, dict[str, str]]:
     return model, metadata
 
 
-def disagreement(model: keras.Model, onnx_path: Path, chips: np.ndarray, flip_average: bool,
-                 temperature: float) -> float:
-    """The largest difference in probability between the rebuilt model, with the graph's flip average and
-    calibration temperature applied around it, and the graph itself."""
-    pixels = chips.astype(np.float32)
-    expected = model.predict(pixels, batch_size=64, verbose=0)
-    if flip_average:
-        expected = (expected + model.predict(pixels[:, :, ::-1], batch_size=64, verbose=0)) / 2
-    scaled = np.log(np.maximum(expected, 1e-7)) / temperature
-    expected = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    actual = session.run(None, {session.get_inputs()[0].name: chips})[0]
-    return float(np.abs(expected - actual).max())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("onnx_model", type=Path)
@@ -131,13 +116,13 @@ def main() -> None:
     args = parser.parse_args()
     model, metadata = rebuild(args.onnx_model)
     with np.load(args.chips) as data:
-        margin = int(data["margin"])
         if json.loads(str(data["geometry"])) != json.loads(metadata["chip_geometry"]):
             raise SystemExit(f"{args.chips} was cut with another geometry than the model's")
-        chips = data["chips"][:: max(1, len(data["labels"]) // 256)][:256]
-        chips = np.ascontiguousarray(chips[:, margin:chips.shape[1] - margin, margin:chips.shape[2] - margin])
-    worst = disagreement(model, args.onnx_model, chips, metadata.get("flip_average") == "true",
-                         float(metadata.get("temperature", "1.0")))
+        chips = centre_crop(data["chips"][:: max(1, len(data["labels"]) // 256)][:256], int(data["margin"]))
+    # The rebuilt network wrapped as the export wraps it (mirror average, temperature), against the graph.
+    wrapped = uint8_model(model, metadata.get("flip_average") == "true",
+                          float(metadata.get("temperature", "1.0")))
+    worst = parity(wrapped, args.onnx_model, chips)
     print(f"Keras against ONNX on {len(chips)} real chips: max abs difference in probability {worst:.2e}")
     if worst >= AGREEMENT_LIMIT:
         raise SystemExit("the rebuilt model does not agree with the graph: nothing written")

@@ -16,14 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from export.common import LABELLED_SETS, labelled_images
-from gendersort.faces.align import align_face
-from gendersort.faces.detector import FaceDetector
 from gendersort.faces.face import Face
-from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
+from gendersort.models.classifier import CLASSIFIER_PATH
 from gendersort.photos.imaging import load_upright
+from gendersort.pipeline.analysis import FaceAnalyzer
 
 EYE_SHIFT_PX = 2.0
 DRAWS = 4
@@ -40,12 +39,11 @@ def shifted_eyes(face: Face, rng: np.random.Generator) -> Face:
 
 class Probe:
     def __init__(self, model: Path) -> None:
-        self.detector = FaceDetector(device="cpu", threads=2)
-        self.classifier = GenderClassifier(device="cpu", threads=2, model_path=model)
+        self.analyzer = FaceAnalyzer(device="cpu", threads=2, classifier_path=model)
+        self.detector = self.analyzer.detector
 
-    def p_male(self, image, faces: list[Face]) -> np.ndarray:
-        chips = np.stack([np.asarray(align_face(image, face, self.classifier.geometry)) for face in faces])
-        return self.classifier.p_male(chips)
+    def p_male(self, image: Image.Image, faces: list[Face]) -> np.ndarray:
+        return self.analyzer.classifier.p_male(self.analyzer.chips(image, faces))
 
     def measure(self, path: Path, rng: np.random.Generator) -> dict | None:
         image = load_upright(path)

@@ -29,7 +29,7 @@ import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
-from export.common import MODELS_DIR  # noqa: E402
+from export.common import MODELS_DIR, centre_crop  # noqa: E402
 from gendersort.faces.align import CHIP_GEOMETRY  # noqa: E402
 from gendersort.labels import LABELS  # noqa: E402
 
@@ -116,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     with np.load(args.chips) as data:
         geometry, margin = json.loads(str(data["geometry"])), int(data["margin"])
         pick = np.sort(np.random.default_rng(0).permutation(len(data["labels"]))[:PARITY_CHIPS])
-        chips = np.ascontiguousarray(data["chips"][pick, margin:data["chips"].shape[1] - margin,
-                                                   margin:data["chips"].shape[2] - margin])
+        chips = centre_crop(data["chips"][pick], margin)
     if geometry != CHIP_GEOMETRY.as_dict() or model.input_shape[1] != CHIP_GEOMETRY.size:
         raise SystemExit(f"the chips ({geometry}) or the checkpoint ({model.input_shape[1]} px) do not match "
                          f"CHIP_GEOMETRY {CHIP_GEOMETRY}, which the runtime cuts by default")

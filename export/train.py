@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from export.common import SHARED_DIR  # noqa: E402
+from export.common import SHARED_DIR, centre_crop  # noqa: E402
 from gendersort.labels import LABELS  # noqa: E402
 
 IMAGENET_WEIGHTS = SHARED_DIR / "weights" / "mobilenet_v2_1.0_imagenet_notop.weights.h5"
@@ -62,8 +62,7 @@ class ChipSet:
 
     def centres(self, indices: np.ndarray) -> np.ndarray:
         """The runtime's chips: the centre of each margin chip."""
-        m = self.margin
-        return self.chips[indices, m:self.chips.shape[1] - m, m:self.chips.shape[2] - m]
+        return centre_crop(self.chips[indices], self.margin)
 
 
 def load_chip_set(chips_dir: Path, sets: list[str], split: str, per_set: int = 0) -> ChipSet:

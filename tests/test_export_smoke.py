@@ -76,6 +76,7 @@ def test_chips_train_export_parity_rebuild_and_load(tmp_path):
                             "--flip-average", "--calibration", str(calibration))
     assert "parity on 6 real chips" in export_out
 
+    from export.common import centre_crop
     from gendersort.faces.align import CHIP_GEOMETRY
     from gendersort.models.classifier import GenderClassifier
 
@@ -83,8 +84,7 @@ def test_chips_train_export_parity_rebuild_and_load(tmp_path):
     assert classifier.geometry == CHIP_GEOMETRY
     assert classifier.model.metadata["temperature"] == "1.5"
     with np.load(chips / "data-val.npz") as data:
-        margin = int(data["margin"])
-        p_male = classifier.p_male(np.ascontiguousarray(data["chips"][:, margin:-margin, margin:-margin]))
+        p_male = classifier.p_male(centre_crop(data["chips"], int(data["margin"])))
     assert p_male.shape == (6,) and np.all((p_male >= 0) & (p_male <= 1))
 
 

@@ -194,22 +194,16 @@ class FaceDetector:
         tilted and turned heads it finds once the view is turned (README, "Face detection")."""
         if not self.turned_look_degrees:
             return []
-        size = self.input_size
-        matrices = [turned_view_matrix(photo.full_size, angle, self.pad_fraction, size)
+        matrices = [turned_view_matrix(photo.full_size, angle, self.pad_fraction, self.input_size)
                     for angle in self.turned_look_degrees]
-        crops = [np.asarray(warp(photo.image, matrix / photo.reduction, size)) for matrix in matrices]
-        regressors, logits = self.model.run(np.stack(crops))
-        whole_crop = [View(0, 0, size)]
         found = [mapped_face(face, matrix)
-                 for matrix, view_regs, view_logits in zip(matrices, regressors, logits, strict=True)
-                 for face in self.decode(whole_crop, view_regs[None], view_logits[None])]
+                 for matrix, faces in zip(matrices, self.look_at_crops(photo, matrices), strict=True)
+                 for face in faces]
         if not found:
             return []
-        merged = weighted_nms(np.array([face.box for face in found]), np.stack([f.keypoints for f in found]),
-                              np.array([face.score for face in found]))
-        faces = [Face(tuple(float(v) for v in box), pts, float(score)) for box, pts, score in merged]
-        faces = [face for face in faces if min(face.width, face.height) >= self.min_face_size]
-        return self.confirm(photo, sorted(faces, key=lambda face: face.area, reverse=True), largest_only)
+        faces = self.blend(np.array([face.box for face in found]), np.stack([f.keypoints for f in found]),
+                           np.array([face.score for face in found]))
+        return self.confirm(photo, faces, largest_only)
 
     def look(self, photo: Photo, views: list[View]) -> list[np.ndarray]:
         """The raw outputs (regressors, logits) of a set of views, run in one batch."""
@@ -244,14 +238,21 @@ class FaceDetector:
     def found_again(self, photo: Photo, faces: list[Face]) -> list[bool]:
         """For each face, whether the detector finds it again on an upright crop centred on it (one batch)."""
         size = self.input_size
-        crops = [np.asarray(warp(photo.image, upright_view_matrix(face, size) / photo.reduction, size))
-                 for face in faces]
-        regressors, logits = self.model.run(np.stack(crops))
-        whole_crop = [View(0, 0, size)]
-        again = [self.decode(whole_crop, face_regs[None], face_logits[None], CONFIRM_THRESHOLD)
-                 for face_regs, face_logits in zip(regressors, logits, strict=True)]
+        matrices = [upright_view_matrix(face, size) for face in faces]
+        again = self.look_at_crops(photo, matrices, CONFIRM_THRESHOLD)
         return [any(is_same_face(found, face, size) for found in found_faces)
                 for face, found_faces in zip(faces, again, strict=True)]
+
+    def look_at_crops(self, photo: Photo, matrices: list[np.ndarray],
+                      threshold: float | None = None) -> list[list[Face]]:
+        """The faces in each of several crops warped out of the photo (one batch), in crop pixels; each
+        matrix maps the crop's pixels onto the photo's full-resolution ones."""
+        size = self.input_size
+        crops = [np.asarray(warp(photo.image, matrix / photo.reduction, size)) for matrix in matrices]
+        regressors, logits = self.model.run(np.stack(crops))
+        whole_crop = [View(0, 0, size)]
+        return [self.decode(whole_crop, crop_regs[None], crop_logits[None], threshold)
+                for crop_regs, crop_logits in zip(regressors, logits, strict=True)]
 
     def decode(self, views: list[View], regressors: np.ndarray, logits: np.ndarray,
                threshold: float | None = None) -> list[Face]:
@@ -277,10 +278,13 @@ class FaceDetector:
             scores.append(probability[keep][whole])
         if not boxes:
             return []
-        merged = weighted_nms(np.concatenate(boxes), np.concatenate(keypoints), np.concatenate(scores))
+        return self.blend(np.concatenate(boxes), np.concatenate(keypoints), np.concatenate(scores))
+
+    def blend(self, boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> list[Face]:
+        """Overlapping detections blended into faces (weighted NMS), specks dropped, largest first."""
+        merged = weighted_nms(boxes, keypoints, scores)
         faces = [Face(tuple(float(v) for v in box), pts, float(score)) for box, pts, score in merged]
-        faces = [face for face in faces
-                 if min(face.width, face.height) >= self.min_face_size]
+        faces = [face for face in faces if min(face.width, face.height) >= self.min_face_size]
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
