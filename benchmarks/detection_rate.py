@@ -40,7 +40,7 @@ def _init_worker(options: dict) -> None:
 
 def _count_faces(path: Path) -> int:
     assert _detector is not None
-    return len(_detector.detect(load_upright(path), largest_only=True))
+    return len(_detector.detect(load_upright(path), main_only=True))
 
 
 def crop_detection_rate(paths: list[Path], options: dict, workers: int) -> tuple[float, list[Path]]:

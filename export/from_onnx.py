@@ -2,6 +2,8 @@
 
     python -m export.from_onnx gendersort/models/gender.onnx --out build/v2.keras
 
+A stack (export/stack_onnx.py) gives its MobileNetV2 member.
+
 Checkpoints are not committed, only the ONNX graphs, and tf2onnx folds each BatchNormalization into the
 convolution before it (or into a multiply-add after a depthwise one). Fine-tuning keeps BatchNormalization
 in inference mode, where it is an affine map per channel, so the folded graph is the same network: each
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -80,6 +83,22 @@ class OnnxBranch:
         return self.constant_input(matmul), self.constant_input(self.only_consumer(matmul, "Add")).ravel()
 
 
+def member_of_stack(onnx_path: Path, out_dir: Path) -> Path:
+    """The graph itself, or for a stack (export/stack_onnx.py) its MobileNetV2 member alone, as the member
+    was shipped: its own output and temperature."""
+    model_proto = onnx.load(onnx_path)
+    metadata = {prop.key: prop.value for prop in model_proto.metadata_props}
+    if "members" not in metadata:
+        return onnx_path
+    member = json.loads(metadata["members"])["mobilenetv2"]
+    member_path = out_dir / "member.onnx"
+    onnx.utils.extract_model(str(onnx_path), str(member_path), ["chip"], [member["output"]])
+    extracted = onnx.load(member_path)
+    onnx.helper.set_model_props(extracted, {**metadata, "temperature": member["temperature"]})
+    onnx.save(extracted, member_path)
+    return member_path
+
+
 def rebuild(onnx_path: Path) -> tuple[keras.Model, dict[str, str]]:
     model_proto = onnx.load(onnx_path)
     metadata = {prop.key: prop.value for prop in model_proto.metadata_props}
@@ -114,21 +133,28 @@ def main() -> None:
     parser.add_argument("--chips", type=Path, default=Path("build/chips/celeba-val.npz"),
                         help="margin chips of the model's geometry, for the agreement check")
     args = parser.parse_args()
-    model, metadata = rebuild(args.onnx_model)
-    with np.load(args.chips) as data:
+    with tempfile.TemporaryDirectory() as tmp:
+        rebuilt = check_and_rebuild(member_of_stack(args.onnx_model, Path(tmp)), args.chips)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rebuilt.save(args.out)
+    print(f"wrote {args.out}")
+
+
+def check_and_rebuild(onnx_path: Path, chips_path: Path) -> keras.Model:
+    """The rebuilt Keras model, once it agrees with the graph on real chips."""
+    model, metadata = rebuild(onnx_path)
+    with np.load(chips_path) as data:
         if json.loads(str(data["geometry"])) != json.loads(metadata["chip_geometry"]):
-            raise SystemExit(f"{args.chips} was cut with another geometry than the model's")
+            raise SystemExit(f"{chips_path} was cut with another geometry than the model's")
         chips = centre_crop(data["chips"][:: max(1, len(data["labels"]) // 256)][:256], int(data["margin"]))
     # The rebuilt network wrapped as the export wraps it (mirror average, temperature), against the graph.
     wrapped = uint8_model(model, metadata.get("flip_average") == "true",
                           float(metadata.get("temperature", "1.0")))
-    worst = parity(wrapped, args.onnx_model, chips)
+    worst = parity(wrapped, onnx_path, chips)
     print(f"Keras against ONNX on {len(chips)} real chips: max abs difference in probability {worst:.2e}")
     if worst >= AGREEMENT_LIMIT:
         raise SystemExit("the rebuilt model does not agree with the graph: nothing written")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.out)
-    print(f"wrote {args.out}")
+    return model
 
 
 if __name__ == "__main__":

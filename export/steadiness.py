@@ -47,14 +47,14 @@ class Probe:
 
     def measure(self, path: Path, rng: np.random.Generator) -> dict | None:
         image = load_upright(path)
-        faces = self.detector.detect(image, largest_only=True)
+        faces = self.detector.detect(image, main_only=True)
         if not faces:
             return None
         face = faces[0]
         p_shifted = self.p_male(image, [face, *(shifted_eyes(face, rng) for _ in range(DRAWS))])
         mirrored = ImageOps.mirror(image)
-        mirror_faces = self.detector.detect(mirrored, largest_only=True)
-        every_view = self.detector.detect(image, largest_only=False)
+        mirror_faces = self.detector.detect(mirrored, main_only=True)
+        every_view = self.detector.detect(image, main_only=False)
         return {
             "p": float(p_shifted[0]),
             "shift_dp": np.abs(p_shifted[1:] - p_shifted[0]).tolist(),

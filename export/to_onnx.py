@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -29,15 +28,25 @@ import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
-from export.common import MODELS_DIR, centre_crop  # noqa: E402
+from export.common import MODELS_DIR, parity_sample, parity_verdict  # noqa: E402
 from gendersort.faces.align import CHIP_GEOMETRY  # noqa: E402
 from gendersort.labels import LABELS  # noqa: E402
 
 PARITY_LIMIT = 1e-4
 PARITY_CHIPS = 256
 OUTPUT_PATH = MODELS_DIR / "gender.onnx"
-TRAINING_DATA = ("train parts of celeba-gender (CelebA-derived), FairFace, UTKFace, All-Age-Faces and "
-                 "SCUT-FBP5500, as built by ../shared/data/facesets.py; see MODEL_CARD.md")
+# What each choice of training data (export/train.py --sets) means for the weights: (data, terms line).
+DATA_TERMS = {
+    "default": ("train parts of celeba-gender (CelebA-derived), FairFace, UTKFace, All-Age-Faces and "
+                "SCUT-FBP5500, as built by ../shared/data/facesets.py; see MODEL_CARD.md",
+                "non-commercial research only: the weights inherit CelebA's, UTKFace's and "
+                "SCUT-FBP5500's non-commercial research terms; FairFace (CC BY 4.0) by Karkkainen and Joo; "
+                "see MODEL_CARD.md"),
+    "open": ("FairFace's train part alone (CC BY 4.0), from the Keras ImageNet MobileNetV2 weights; "
+             "chosen on FairFace's val part alone; see MODEL_CARD.md, 'Open model'",
+             "commercial use allowed: FairFace CC BY 4.0 (credit K. Karkkainen and J. Joo, WACV 2021); "
+             "MobileNetV2 ImageNet weights as Keras publishes them; see MODEL_CARD.md"),
+}
 
 
 def uint8_model(model: keras.Model, flip_average: bool, temperature: float = 1.0) -> keras.Model:
@@ -75,7 +84,7 @@ def parity(model: keras.Model, onnx_path: Path, chips: np.ndarray) -> float:
 
 
 def model_metadata(geometry: dict, flip_average: bool, temperature: float, metrics_files: list[Path],
-                   version: str) -> dict[str, str]:
+                   version: str, data: str = "default") -> dict[str, str]:
     metrics = {}
     for path in metrics_files:
         report = json.loads(path.read_text())
@@ -91,10 +100,9 @@ def model_metadata(geometry: dict, flip_average: bool, temperature: float, metri
         "flip_average": str(flip_average).lower(),
         "temperature": repr(temperature),
         "architecture": "Keras MobileNetV2 alpha 1.0 (ImageNet start) + global average pool + dense softmax",
-        "training_data": TRAINING_DATA,
+        "training_data": DATA_TERMS[data][0],
         "metrics": json.dumps(metrics),
-        "license": "weights inherit CelebA's, UTKFace's and SCUT-FBP5500's non-commercial research terms; "
-                   "FairFace (CC BY 4.0) by Karkkainen and Joo; see MODEL_CARD.md",
+        "license": DATA_TERMS[data][1],
     }
 
 
@@ -110,24 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip-average", action="store_true")
     parser.add_argument("--version", default=f"gender-mnv2-{date.today():%Y%m%d}")
     parser.add_argument("--output", type=Path, default=OUTPUT_PATH)
+    parser.add_argument("--data", choices=sorted(DATA_TERMS), default="default",
+                        help="what the checkpoint was trained on (its data and terms go in the metadata)")
     args = parser.parse_args(argv)
     temperature = json.loads(args.calibration.read_text())["temperature"] if args.calibration else 1.0
     model = uint8_model(keras.models.load_model(args.checkpoint), args.flip_average, temperature)
     with np.load(args.chips) as data:
-        geometry, margin = json.loads(str(data["geometry"])), int(data["margin"])
-        pick = np.sort(np.random.default_rng(0).permutation(len(data["labels"]))[:PARITY_CHIPS])
-        chips = centre_crop(data["chips"][pick], margin)
+        geometry = json.loads(str(data["geometry"]))
+    chips = parity_sample(args.chips, PARITY_CHIPS)
     if geometry != CHIP_GEOMETRY.as_dict() or model.input_shape[1] != CHIP_GEOMETRY.size:
         raise SystemExit(f"the chips ({geometry}) or the checkpoint ({model.input_shape[1]} px) do not match "
                          f"CHIP_GEOMETRY {CHIP_GEOMETRY}, which the runtime cuts by default")
-    metadata = model_metadata(geometry, args.flip_average, temperature, args.metrics, args.version)
+    metadata = model_metadata(geometry, args.flip_average, temperature, args.metrics, args.version,
+                              args.data)
     convert(model, metadata, args.output)
-    worst = parity(model, args.output, chips)
-    print(f"parity on {len(chips)} real chips: max abs difference in probability {worst:.2e} "
-          f"(limit {PARITY_LIMIT})")
-    if worst >= PARITY_LIMIT:
-        args.output.unlink()
-        print("parity check FAILED: model removed", file=sys.stderr)
+    if not parity_verdict(args.output, len(chips), parity(model, args.output, chips), PARITY_LIMIT,
+                          "probability"):
         return 1
     print(f"wrote {args.output}")
     return 0

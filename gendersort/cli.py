@@ -17,7 +17,6 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-import onnxruntime
 import typer
 from PIL import Image, features
 from tqdm import tqdm
@@ -25,9 +24,11 @@ from typer.core import TyperGroup
 
 from gendersort import __version__
 from gendersort.cli_help import PlainHelpTyper, choices, plain_usage_message
-from gendersort.errors import FatalError
-from gendersort.models.session import DEVICES, DeviceUnavailableError
-from gendersort.outputs.results import ERROR, FACE_MODES, Tally
+from gendersort.errors import BadOptionError, FatalError
+from gendersort.models.classifier import GenderClassifier
+from gendersort.models.device import DEVICES, runtime
+from gendersort.models.registry import DEFAULT_MODEL, MODELS, ModelMissingError, model_path
+from gendersort.outputs.results import ERROR, FACE_MODE_ALIASES, FACE_MODES, Tally
 from gendersort.outputs.resume import finished_rows, unfinished
 from gendersort.outputs.sorting import LEFT, SortJob
 from gendersort.outputs.writers import FORMATS, check_output, open_results, output_format
@@ -37,6 +38,7 @@ from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
 from gendersort.progress import progress
 from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
+from gendersort.review.labelled_command import evaluate_labels
 from gendersort.review.sentences import describe
 from gendersort.review.wording import counted
 
@@ -65,7 +67,7 @@ class Commands(TyperGroup):
                 return super().invoke(ctx)
             except BrokenPipeError:
                 raise  # the reader went away (| head): typer exits quietly
-            except (FatalError, DeviceUnavailableError, OSError) as error:
+            except (FatalError, OSError) as error:
                 typer.echo(f"gendersort: error: {error}", err=True)
                 raise typer.Exit(EXIT_FATAL) from None
 
@@ -87,7 +89,7 @@ app = PlainHelpTyper(
 )
 
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
-FaceMode = Enum("FaceMode", {name: name for name in FACE_MODES}, type=str)
+FaceMode = Enum("FaceMode", {name: name for name in (*FACE_MODES, *FACE_MODE_ALIASES)}, type=str)
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)
 DeviceOption = Annotated[Device, typer.Option(
     metavar=choices(DEVICES), help="Where the models run; cuda never falls back to CPU.")]
@@ -112,19 +114,26 @@ Actors = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_defau
 ActorCpus = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_default=False, help=(
     "Ray: CPUs per actor, its threads (default: up to 4, a CPU of each node left free)."))]
 RowsPerFile = Annotated[int, typer.Option(
-    metavar="INTEGER", min=1, help="Ray: rows per Parquet file of --out.")]
-AUTO, LARGEST, LOCAL = Device("auto"), FaceMode("largest"), Engine("local")
+    metavar="INTEGER", min=1, help="Rows per Parquet part file of --out (either engine).")]
+AUTO, MAIN, LOCAL = Device("auto"), FaceMode("main"), Engine("local")
+Model = Enum("Model", {name: name for name in MODELS}, type=str)
+ModelOption = Annotated[Model, typer.Option(metavar=choices(MODELS), help=(
+    "The gender classifier: default (non-commercial research only) or open (commercial use allowed); "
+    "gendersort info shows their terms."))]
+DEFAULT_CLASSIFIER = Model(DEFAULT_MODEL)
 
 
-def load_models(device: Device, quiet: bool, workers: int = WORKERS) -> FaceAnalyzer:
-    """The models on the asked-for device, saying which execution provider was chosen."""
-    analyzer = shared_analyzer(device.value, threads_beside(workers))
+def load_models(device: Device, quiet: bool, workers: int = WORKERS,
+                model: Model = DEFAULT_CLASSIFIER) -> FaceAnalyzer:
+    """The models (the classifier `model`) on the asked-for device, saying which execution provider was
+    chosen."""
+    analyzer = shared_analyzer(device.value, threads_beside(workers), model.value)
     note_device(analyzer, device, quiet)
     return analyzer
 
 
 def note_device(analyzer: FaceAnalyzer, device: Device, quiet: bool) -> None:
-    note(f"device {device.value}: {analyzer.classifier.model.provider}", quiet)
+    note(f"device {device.value}: {analyzer.classifier.model.chosen}", quiet)
 
 
 def note(message: str, quiet: bool) -> None:
@@ -138,11 +147,14 @@ def classify(
         metavar="PATH", help="Photos and folders to classify (Ray: one folder, or an s3:// or gs:// URI).",
         show_default=False)],
     out: Annotated[str, typer.Option(
-        "--out", "-o", metavar="FILE", help="results.csv, results.jsonl, or - (stdout).")] = "-",
+        "--out", "-o", metavar="FILE",
+        help="results.csv, results.jsonl, results.parquet (a folder of parts), or - (stdout).")] = "-",
     fmt: Annotated[Format | None, typer.Option(
         "--format", metavar=choices(FORMATS), help="Overrides --out's suffix.")] = None,
     faces: Annotated[FaceMode, typer.Option(
-        metavar=choices(FACE_MODES), help="largest: a row per photo; all: a row per face.")] = LARGEST,
+        metavar=choices(FACE_MODES), help=(
+            "main: a row per photo, by its main face (the most prominent; 'largest' is its old name); "
+            "all: a row per face, face_index 0 the main face."))] = MAIN,
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
     resume: Annotated[bool, typer.Option("--resume", help="Keep rows of --out for unchanged files.")] = False,
@@ -150,6 +162,7 @@ def classify(
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
     quiet: QuietOption = False,
     engine: EngineOption = LOCAL,
     ray_address: RayAddress = "local",
@@ -159,6 +172,7 @@ def classify(
 ) -> None:
     """Classify every photo in the given files and folders: a row each (path, status, label, p_male, ...).
 
+    \b
     Example: gendersort classify ./photos --out results.csv
     On Ray: gendersort classify s3://bucket/photos --engine ray --out s3://bucket/results
     """
@@ -175,15 +189,17 @@ def classify(
         run = classify_on_ray(
             paths, out, fmt and fmt.value, quiet=quiet, resume=resume, overwrite=overwrite, faces=faces.value,
             min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,
-            actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address)
+            actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address,
+            model=model.value)
         raise typer.Exit(EXIT_FILE_ERRORS if run.written.errors else EXIT_OK)
     check_paths_exist(paths)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)
-    analyzer = load_models(device, quiet, workers)
+    analyzer = load_models(device, quiet, workers, model)
     tally = Tally()
     finished = partial(finished_rows, model_version=analyzer.classifier.version)
-    with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished) as (writer, kept):
+    with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished,
+                      rows_per_file=rows_per_file) as (writer, kept):
         if kept:
             note(f"{counted(len({row['path'] for row in kept}), 'file')} already done in {out}", quiet)
 
@@ -220,6 +236,7 @@ def sort(
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
     quiet: QuietOption = False,
 ) -> None:
     """Copy (or move, or link) photos into DEST/male, DEST/female and DEST/unknown; never overwrite.
@@ -233,7 +250,7 @@ def sort(
     mode = "move" if move else "link" if link else "copy"
     job = SortJob(src, dest, mode=mode, dry_run=dry_run, flatten=flatten, recursive=recursive,
                   min_confidence=min_confidence, batch_size=batch_size, workers=workers, manifest=manifest,
-                  device=device.value)
+                  device=device.value, model=model.value)
     note_device(job.analyzer, device, quiet)
     counts: Counter[str] = Counter()
     for placement in progress(job.run(), quiet, count=job.unsorted):
@@ -254,6 +271,7 @@ def predict(
         metavar="IMAGE", help="Photos (or folders) to look at.", show_default=False)],
     min_confidence: MinConfidence = 0.0,
     device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
     quiet: QuietOption = False,
 ) -> None:
     """Say in a sentence, for every face, whether it is a man or a woman and how sure that is.
@@ -263,7 +281,7 @@ def predict(
     found = find_images(images)
     errors = 0
     results = classify_files(found, faces="all", min_confidence=min_confidence,
-                             analyzer=load_models(device, quiet))
+                             analyzer=load_models(device, quiet, model=model))
     for result in results:
         errors += result.status == ERROR
         for sentence in describe(result):
@@ -273,32 +291,62 @@ def predict(
 
 @app.command()
 def evaluate(
-    directory: Annotated[Path, typer.Argument(
-        metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/...", show_default=False)],
+    directory: Annotated[Path | None, typer.Argument(
+        metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/... (or --labels).",
+        show_default=False)] = None,
+    labels: Annotated[Path | None, typer.Option(metavar="FILE", show_default=False, help=(
+        "Instead of DIR: a CSV with path and label (male/female) columns, and any others for --by."))] = None,
+    by: Annotated[list[str] | None, typer.Option(metavar="COLUMN", show_default=False, help=(
+        "With --labels: figures per group of this column; age:0,18,30 bands numbers. Repeatable."))] = None,
+    results: Annotated[Path | None, typer.Option(metavar="FILE", show_default=False, help=(
+        "With --labels: score this classify output (CSV, JSONL, Parquet) instead of running the models."))
+    ] = None,
+    label_map: Annotated[list[str] | None, typer.Option(metavar="MAPPING", show_default=False, help=(
+        "With --labels: what other labels mean, e.g. 0=male,1=female (UTKFace)."))] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE", show_default=False, help="With --labels: also write the figures as JSON.")
+    ] = None,
     misclassified: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
     report: Annotated[Path | None, typer.Option(
         metavar="FILE", show_default=False,
         help="Also write an HTML report: confusion matrix, figures, the misclassified photos.")] = None,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace existing --misclassified and --report files.")] = False,
+        "--overwrite", help="Replace existing --misclassified, --report and --json files.")] = False,
     batch_size: BatchSize = 32,
     workers: Workers = WORKERS,
     device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
     quiet: QuietOption = False,
 ) -> None:
-    """Measure accuracy on a labelled tree: metrics, confusion matrix, misclassified files.
+    """Measure accuracy on a labelled tree (metrics, confusion matrix, misclassified files), or from a labels
+    file, as a whole and per group, with 95% intervals.
 
+    \b
     Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
+    Per group: gendersort evaluate --labels labels.csv --by race --by age:0,18,30,60 --json audit.json
     """
+    if labels is not None:
+        if directory is not None:
+            raise BadOptionError("give DIR or --labels FILE, not both")
+        complete = evaluate_labels(
+            labels, by or [], label_map or [], results=results, json_out=json_out,
+            misclassified=misclassified, report=report, overwrite=overwrite, quiet=quiet,
+            analyzer=lambda: load_models(device, quiet, workers, model), batch_size=batch_size,
+            workers=workers, note=partial(note, quiet=quiet))
+        raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
+    if directory is None:
+        raise BadOptionError("evaluate needs DIR (a male/ and female/ tree) or --labels FILE")
+    if by or results or label_map or json_out:
+        raise BadOptionError("--by, --results, --label-map and --json go with --labels FILE, not DIR")
     check_paths_exist([directory])
     folders = labelled_folders(directory)
     for written in (misclassified, report):
         if written:
             check_output(str(written), overwrite=overwrite)
-    analyzer = load_models(device, quiet, workers)
-    results = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
-    labelled = list(progress(results, quiet, count=partial(labelled_photos, folders)))
+    analyzer = load_models(device, quiet, workers, model)
+    outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
+    labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
     evaluation = Evaluation.of(labelled)
     typer.echo(evaluation_report(evaluation))
     if misclassified:
@@ -337,29 +385,45 @@ def evaluation_report(evaluation: Evaluation) -> str:
 
 @app.command()
 def info(device: DeviceOption = AUTO) -> None:
-    """Show the models, their input sizes, and the execution providers available and chosen.
+    """Show the models (versions, input sizes, terms), and the execution providers available and chosen.
 
     Example: gendersort info --device cuda
     """
     analyzer = shared_analyzer(device.value)
     detector, classifier = analyzer.detector, analyzer.classifier
-    size = classifier.geometry.size
+    onnxruntime = runtime()
     lines = [
         f"gendersort {__version__}, onnxruntime {onnxruntime.__version__}",
         f"face detector: {detector.model.path.name}, input {detector.input_size}x{detector.input_size}",
-        f"gender classifier: {classifier.model.path.name}, version {classifier.version}, input {size}x{size}",
+        *classifier_lines(),
         f"execution providers available: {', '.join(onnxruntime.get_available_providers())}",
-        f"device {device.value}: {', '.join(classifier.model.session.get_providers())}",
+        f"device {device.value}: {classifier.model.chosen}",
         f"HEIC/HEIF: {'yes' if heif_supported() else 'no; ' + HEIF_HINT}",
         f"AVIF: {'yes' if features.check('avif') else 'no'}",
     ]
     typer.echo("\n".join(lines))
 
 
+def classifier_lines() -> list[str]:
+    """Two lines per classifier --model can name, from its own metadata: file, version and input, then
+    its terms of use (a model missing from the install says so instead)."""
+    lines = []
+    for name in MODELS:
+        try:
+            classifier = GenderClassifier(device="cpu", threads=1, model_path=model_path(name))
+        except ModelMissingError as missing:
+            lines.append(f"gender classifier {name}: {missing}")
+            continue
+        size = classifier.geometry.size
+        lines += [f"gender classifier {name}: {classifier.model.path.name}, version {classifier.version}, "
+                  f"input {size}x{size}", f"  terms: {classifier.terms}"]
+    return lines
+
+
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(
-        metavar="RESULTS", help="A results CSV or JSONL written by classify.", show_default=False)],
+        metavar="RESULTS", help="A results CSV, JSONL or Parquet written by classify.", show_default=False)],
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="FILE", help="The HTML file to write.")] = Path("report.html"),
     thumb_size: Annotated[int, typer.Option(
@@ -386,6 +450,7 @@ def view(
     path: Annotated[Path | None, typer.Argument(
         metavar="PATH", help="A photo or a folder to open first.", show_default=False)] = None,
     device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
 ) -> None:
     """Open a window to look at photos: face boxes, a sentence per face; arrow keys step, o opens.
 
@@ -398,4 +463,4 @@ def view(
     except ImportError as error:  # a Python built without tkinter
         raise FatalError(f"gendersort view needs tkinter ({error}); on Debian or Ubuntu: "
                          "apt install python3-tk") from error
-    run_viewer(str(path) if path else None, device.value)
+    run_viewer(str(path) if path else None, device.value, model.value)

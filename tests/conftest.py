@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,39 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # Where the face is in astronaut.png (512 x 512), measured once and checked by eye.
 ASTRONAUT_FACE_CENTRE = (224.0, 120.0)
+
+
+@cache
+def cuda_works() -> bool:
+    """Whether a session here really gets CUDA (not only asks for it): the CUDA tests run, or skip."""
+    from gendersort.models.classifier import CLASSIFIER_PATH
+    from gendersort.models.session import OnnxModel
+
+    return OnnxModel(CLASSIFIER_PATH, device="auto").provider == "CUDAExecutionProvider"
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """astronaut.png (a woman), people/camera.png (a man), chelsea.png (a cat: no face)."""
+    folder = tmp_path / "photos"
+    (folder / "people").mkdir(parents=True)
+    shutil.copy(FIXTURES / "astronaut.png", folder / "astronaut.png")
+    shutil.copy(FIXTURES / "camera.png", folder / "people" / "camera.png")
+    shutil.copy(FIXTURES / "chelsea.png", folder / "chelsea.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def open_model() -> Path:
+    """The open model's file (`--model open`, issue #18): shipped in the package, so its tests fail without
+    it, saying so, rather than skip."""
+    from gendersort.models.registry import MODEL_FILES
+
+    path = MODEL_FILES["open"]
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the open model ships with gendersort (export/stack_onnx.py writes "
+                    "it); the tests of --model open need it")
+    return path
 
 
 @pytest.fixture(scope="session")

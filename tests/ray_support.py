@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.pipeline.api import classify_paths
 from tests.conftest import FIXTURES, save_two_face_photo
 
@@ -64,9 +65,9 @@ def pids_with(text: str, in_file: str) -> list[int]:
     return found
 
 
-def local_rows(folder: Path, faces: str = "largest") -> list[Row]:
-    """The rows local classify writes for a folder, in a fixed order."""
-    return by_key([row for result in classify_paths([folder], faces=faces, device="cpu")
+def local_rows(folder: Path, faces: str = "largest", model: str = DEFAULT_MODEL) -> list[Row]:
+    """The rows local classify writes for a folder (by the classifier `model`), in a fixed order."""
+    return by_key([row for result in classify_paths([folder], faces=faces, device="cpu", model=model)
                    for row in result.rows()])
 
 

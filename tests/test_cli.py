@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from gendersort.cli import app
 from gendersort.models.classifier import GenderClassifier
 from gendersort.outputs.results import COLUMNS
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, cuda_works
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
 SENTENCE = re.compile(
@@ -29,17 +29,6 @@ SENTENCE = re.compile(
 
 def gendersort(*arguments: object):
     return CliRunner().invoke(app, [str(argument) for argument in arguments])
-
-
-@pytest.fixture
-def photos(tmp_path) -> Path:
-    """astronaut.png (a woman), people/camera.png (a man), chelsea.png (a cat: no face)."""
-    folder = tmp_path / "photos"
-    (folder / "people").mkdir(parents=True)
-    shutil.copy(FIXTURES / "astronaut.png", folder / "astronaut.png")
-    shutil.copy(FIXTURES / "camera.png", folder / "people" / "camera.png")
-    shutil.copy(FIXTURES / "chelsea.png", folder / "chelsea.png")
-    return folder
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -196,20 +185,23 @@ def test_info_names_models_and_providers():
     assert "device cpu: CPUExecutionProvider" in result.stdout
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" in onnxruntime.get_available_providers(), reason="CUDA is here")
+@pytest.mark.skipif(cuda_works(), reason="CUDA works here")
 @pytest.mark.parametrize("command", ["classify", "sort", "predict", "evaluate", "info"])
 def test_cuda_asked_for_but_missing_is_an_error_not_a_cpu_run(photos, tmp_path, command):
-    paths = {"classify": [photos], "sort": [photos, tmp_path / "sorted"], "predict": [photos],
-             "evaluate": [labelled_tree(tmp_path / "labelled")], "info": []}[command]
+    paths = {"classify": [photos, "--out", tmp_path / "r.csv"], "sort": [photos, tmp_path / "sorted"],
+             "predict": [photos], "evaluate": [labelled_tree(tmp_path / "labelled")], "info": []}[command]
     result = gendersort(command, *paths, "--device", "cuda")
     assert result.exit_code == 1
-    assert "--device cuda was asked for" in result.stderr
-    assert not (tmp_path / "sorted").exists()
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("gendersort: error: --device cuda was asked for, but "), line
+    assert result.stdout == "" and not (tmp_path / "r.csv").exists() and not (tmp_path / "sorted").exists()
 
 
-def test_auto_device_says_which_it_chose(photos):
+def test_auto_device_says_which_it_chose_and_why_not_cuda(photos):
     result = gendersort("classify", photos, "--device", "auto")
-    assert re.search(r"^device auto: \w+ExecutionProvider$", result.stderr, re.MULTILINE)
+    chose = (r"^device auto: (CUDAExecutionProvider, CPUExecutionProvider"
+             r"|CPUExecutionProvider \(not CUDA: .+\))$")
+    assert re.search(chose, result.stderr, re.MULTILINE), result.stderr
 
 
 def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(photos):
@@ -225,7 +217,7 @@ def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(pho
     (["classify", "--no-such-option", "."], "No such option"),
     (["classify"], "Missing argument"),
     (["classify", ".", "--faces", "some"], "Invalid value"),
-    (["classify", ".", "--format", "xml"], "for '--format': 'xml' is not one of 'csv', 'jsonl'."),
+    (["classify", ".", "--format", "xml"], "for '--format': 'xml' is not one of 'csv', 'jsonl', 'parquet'."),
     (["classify", ".", "--out", "results.txt"], "cannot tell the format"),
     (["classify", ".", "--resume"], "--resume needs an output file"),
     (["sort", ".", "out", "--copy", "--move"], "choose one of --copy, --move and --link"),
@@ -280,6 +272,15 @@ def test_help_is_plain_click_help_in_one_style(command):
         assert [line.split()[0] for line in listed if re.match(r"  \S", line)] == \
                [name.strip("[]") for name in match.group(1).split()]
     assert [row.split()[0] for row in rows if " / --no-" in row] in ([], ["--recursive"]), "plain flags"
+
+
+@pytest.mark.parametrize("command", ["classify", "evaluate"])
+def test_help_keeps_each_example_on_a_line_of_its_own(command):
+    """Two examples (classify: local and Ray; evaluate: a tree and a labels file), not folded into one."""
+    lines = CliRunner().invoke(app, [command, "--help"], prog_name="gendersort").stdout.splitlines()
+    examples = [line for line in lines if re.match(r"^  (Example|On Ray|Per group): gendersort ", line)]
+    assert len(examples) == 2, lines
+    assert all(line.count("gendersort ") == 1 for line in examples)
 
 
 def test_per_file_errors_exit_2_and_the_run_goes_on(photos, tmp_path):

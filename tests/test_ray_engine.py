@@ -25,9 +25,9 @@ import ray.data  # noqa: E402
 
 from gendersort.engines.ray import RESULT_SCHEMA, classify_dataset, read_photos  # noqa: E402
 from gendersort.engines.ray.job import classify_to_parquet  # noqa: E402
-from gendersort.engines.ray.parquet import dest_files  # noqa: E402
 from gendersort.engines.ray.resources import ActorPlan, plan_actors  # noqa: E402
 from gendersort.errors import BadOptionError  # noqa: E402
+from gendersort.outputs.parquet_parts import dest_files  # noqa: E402
 from gendersort.outputs.writers import OutputExistsError  # noqa: E402
 
 # A fake account for the S3 server the tests start; no request may leave for AWS's metadata service.

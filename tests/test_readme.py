@@ -25,6 +25,26 @@ def test_the_readme_test_command_lists_the_skip_reasons_and_ci_runs_it():
     assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
+def test_the_readme_test_command_installs_what_ci_installs():
+    """A newcomer's run skips no test that CI runs for want of an extra."""
+    def extras(text: str) -> set[str]:
+        (found,) = re.findall(r'pip install (?:-q )?-e "\.\[([\w,]+)\]"', text)
+        return set(found.split(","))
+
+    (install,) = [command for command in readme_commands() if "pip install" in command and "test" in command]
+    assert extras(install) == extras((ROOT / ".ci" / "run").read_text(encoding="utf-8"))
+    assert {"test", "ray"} <= extras(install)
+
+
+def test_each_readme_install_brings_exactly_one_onnxruntime():
+    """onnxruntime comes with an extra, cpu or gpu (pyproject.toml): without one nothing can be classified."""
+    installs = [command for command in readme_commands() if "pip install" in command]
+    assert len(installs) == 2
+    for install in installs:
+        extras = set(re.search(r'"\.\[([\w,]+)\]"', install).group(1).split(","))
+        assert len(extras & {"cpu", "gpu"}) == 1, install
+
+
 def test_the_first_commands_results_csv_is_ignored_by_git():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout of the repository")

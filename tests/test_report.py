@@ -309,3 +309,29 @@ def test_thousands_of_rows_render_a_page_at_a_time(page, records, tmp_path: Path
     assert page.text_content("#shown-count") == str(len(many))
     page.locator("#cards .card").last.scroll_into_view_if_needed()
     wait_for_cards(page, 2 * page_size)
+
+
+def test_groups_plot_and_filter_show_one_groups_photos(page, records, tmp_path: Path) -> None:
+    """evaluate --labels --by: a plot per column, whose rows (and the header's list) choose a group."""
+    from gendersort.review.audit import GroupScore
+    from gendersort.review.report_groups import GroupView
+
+    kind = {record["path"]: "person" if Path(record["path"]).name in TRUTH else "other" for record in records}
+    people = sum(group == "person" for group in kind.values())
+    scores = [GroupScore("person", 2, 2, 1, 1, 0, 0), GroupScore("other", 2, 0, 2, 0, 3, 1)]
+    view = GroupView(columns={"kind": scores}, worst={"kind": None},
+                     of_path={path: {"kind": group} for path, group in kind.items()})
+    out = tmp_path / "groups.html"
+
+    write_report(records, out, groups=view)
+    open_report(page, out)
+
+    wait_for_cards(page, len(records))
+    assert page.locator("#plot-kind .group-row").count() == 2
+    page.select_option("select.group-filter[data-column=kind]", "person")
+    wait_for_cards(page, people)
+    page.locator('#plot-kind .group-row[data-group="other"]').click()
+    wait_for_cards(page, len(records) - people)
+    assert page.locator("select.group-filter[data-column=kind]").input_value() == "other"
+    page.select_option("select.group-filter[data-column=kind]", "")
+    wait_for_cards(page, len(records))

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageGrab
 
+from gendersort import classify_image
 from gendersort.errors import FatalError
+from gendersort.models.classifier import GenderClassifier
 from gendersort.photos.imaging import load_upright
 from gendersort.review.viewer_folder import neighbour, photos_in
 from gendersort.review.wording import describe
@@ -22,7 +24,13 @@ from tests.conftest import FIXTURES, save_two_face_photo
 
 tkinter = pytest.importorskip("tkinter", reason="needs tkinter (the Python build's _tkinter and Tk 8.6)")
 
-from gendersort.review.viewer import BOX_COLOUR, ViewerApp, analyze_photo, run_viewer  # noqa: E402 (needs tkinter)
+from gendersort.review.viewer import (  # noqa: E402 (needs tkinter)
+    BOX_COLOUR,
+    ViewerApp,
+    analyze_photo,
+    open_window,
+    run_viewer,
+)
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
@@ -204,3 +212,17 @@ def test_arrow_keys_step_through_the_folder_and_wrap(open_viewer, tmp_path: Path
 def test_window_says_the_astronaut_is_a_woman(open_viewer, analyzer) -> None:
     app = open_viewer(FIXTURES / "astronaut.png")
     assert "a woman" in app.result_label.cget("text")
+
+
+def test_the_window_runs_the_model_named(display, open_model, monkeypatch) -> None:
+    """`gendersort view --model open` builds its window with the open model, as run_viewer does."""
+    monkeypatch.setenv("DISPLAY", display)
+    app = open_window(str(FIXTURES / "astronaut.png"), device="cpu", model="open")
+    try:
+        wait_until(app.root, lambda: photo_width(app) > 200)
+        expected = GenderClassifier(device="cpu", model_path=open_model).version
+        assert app.analyzer.classifier.version == expected
+        (face,) = classify_image(load_upright(FIXTURES / "astronaut.png"), device="cpu", model="open")
+        assert app.result_label.cget("text") == describe(face.p_male)
+    finally:
+        app.root.destroy()

@@ -5,8 +5,9 @@ faces that fill the frame, like tight crops, are found), the whole photo letterb
 overlapping tiles (so small faces in group shots are found). Detections from the views are mapped back to
 the photo's pixels and blended with MediaPipe's weighted non-maximum suppression.
 
-Every face needs every view, in one batch. The largest face alone does not: each look finds faces down
-to a smaller size than the one before, so the first to find any has found the largest and the finer
+Every face needs every view, in one batch. The main face alone (faces/main_face.py: the most
+prominent, not merely the largest) does not: each look finds faces down to a smaller size than the one
+before, so the first to find any has found the faces that can claim to be the main one and the finer
 ones are skipped (a detector view costs more than decoding a small photo). The padded look alone is
 enough only for a face it sees large (a tight crop): smaller, its keypoints are too coarse for the chip,
 and the whole look is blended in.
@@ -24,6 +25,7 @@ from PIL import Image
 
 from gendersort.faces.align import similarity_matrix, warp
 from gendersort.faces.face import Face
+from gendersort.faces.main_face import by_prominence
 from gendersort.faces.nms import iou, weighted_nms
 from gendersort.models.session import MODELS_DIR, OnnxModel
 from gendersort.photos.imaging import Photo
@@ -53,7 +55,7 @@ SHARP_FACE_PIXELS = 40.0
 # profile; +-15 degrees alone found 71), and nothing in dlib's dogs.jpg or the cat and coffee fixtures
 # (benchmarks/detection_rate.py). It costs only photos without a face.
 TURNED_LOOK_DEGREES = (-10.0, 10.0, -20.0, 20.0, -30.0, 30.0)
-# A face of every view that overlaps the coarse-to-fine largest face this much is that face.
+# A face of every view that overlaps the coarse-to-fine main face this much is that face.
 SAME_FACE_IOU = 0.3
 
 
@@ -144,22 +146,23 @@ class FaceDetector:
     def views_for(self, width: int, height: int) -> list[View]:
         return [view for stage in self.stages_for(width, height) for view in stage]
 
-    def detect(self, image: Image.Image, largest_only: bool = False) -> list[Face]:
-        """Faces in one upright RGB image, largest first."""
-        return self.detect_photo(Photo.whole(image), largest_only)
+    def detect(self, image: Image.Image, main_only: bool = False) -> list[Face]:
+        """Faces in one upright RGB image, the main face first."""
+        return self.detect_photo(Photo.whole(image), main_only)
 
-    def detect_photo(self, photo: Photo, largest_only: bool = False) -> list[Face]:
-        """Faces in a photo decoded at any scale, largest first, in full-resolution pixels.
+    def detect_photo(self, photo: Photo, main_only: bool = False) -> list[Face]:
+        """Faces in a photo decoded at any scale, the main face first, in full-resolution pixels.
 
         The views are planned on the full size, whatever the scale, so a reduced decode is looked at
-        through the same windows as the full one. `largest_only`: stop at the first stage of views
+        through the same windows as the full one. `main_only`: stop at the first stage of views
         that finds a face; the faces returned are then those of that stage. Otherwise every view is
-        looked through in one batch, and the largest face the coarse-to-fine looks settle on replaces
-        the blend of all views for that face: one face, one box, whichever way it was asked for.
+        looked through in one batch, and the main face the coarse-to-fine looks settle on replaces
+        the blend of all views for that face and stays first: one face, one box, whichever way it was
+        asked for.
         A photo in which no look finds a face gets a last one through turned views (turned_look).
         """
         stages = self.stages_for(*photo.full_size)
-        if largest_only:
+        if main_only:
             faces = self.coarse_to_fine(photo, stages, (self.look(photo, stage) for stage in stages))
         else:
             views = [view for stage in stages for view in stage]
@@ -170,12 +173,12 @@ class FaceDetector:
             settled = self.coarse_to_fine(photo, stages, per_stage)
             faces = self.confirm(photo, self.decode(views, regressors, logits))
             if settled:
-                faces = with_face_kept(faces, settled[0])
-        return faces or self.turned_look(photo, largest_only)
+                faces = with_face_kept(faces, settled[0], photo.full_size)
+        return faces or self.turned_look(photo, main_only)
 
     def coarse_to_fine(self, photo: Photo, stages: list[list[View]],
                        outputs: Iterable[list[np.ndarray]]) -> list[Face]:
-        """The faces of the first stage of views that settles the largest face. `outputs` gives each
+        """The faces of the first stage of views that settles the main face. `outputs` gives each
         stage's raw outputs; a lazy iterable runs the detector for a stage only when it is reached."""
         views: list[View] = []
         seen: list[list[np.ndarray]] = []
@@ -184,12 +187,12 @@ class FaceDetector:
             views += stage
             seen.append(stage_outputs)
             regressors, logits = (np.concatenate(parts) for parts in zip(*seen, strict=True))
-            faces = self.confirm(photo, self.decode(views, regressors, logits), largest_only=True)
+            faces = self.confirm(photo, self.decode(views, regressors, logits), main_only=True)
             if faces and (number > 0 or self.sees_sharply(faces[0], stage[0])):
                 break
         return faces
 
-    def turned_look(self, photo: Photo, largest_only: bool) -> list[Face]:
+    def turned_look(self, photo: Photo, main_only: bool) -> list[Face]:
         """The padded whole photo turned by each of TURNED_LOOK_DEGREES, in one batch: BlazeFace misses
         tilted and turned heads it finds once the view is turned (README, "Face detection")."""
         if not self.turned_look_degrees:
@@ -203,7 +206,7 @@ class FaceDetector:
             return []
         faces = self.blend(np.array([face.box for face in found]), np.stack([f.keypoints for f in found]),
                            np.array([face.score for face in found]))
-        return self.confirm(photo, faces, largest_only)
+        return self.confirm(photo, faces, main_only)
 
     def look(self, photo: Photo, views: list[View]) -> list[np.ndarray]:
         """The raw outputs (regressors, logits) of a set of views, run in one batch."""
@@ -214,15 +217,17 @@ class FaceDetector:
     def sees_sharply(self, face: Face, view: View) -> bool:
         return face.width * self.input_size / view.side >= SHARP_FACE_PIXELS
 
-    def confirm(self, photo: Photo, faces: list[Face], largest_only: bool = False) -> list[Face]:
-        """Keep uncertain faces only if the detector finds them again on an upright crop centred on them.
+    def confirm(self, photo: Photo, faces: list[Face], main_only: bool = False) -> list[Face]:
+        """Keep uncertain faces only if the detector finds them again on an upright crop centred on them;
+        the faces come back the main face first.
 
-        `largest_only`: only the largest face that stands needs its second look, so the faces are looked
-        at again one by one, largest first, until one stands; the uncertain faces smaller than it are
-        dropped unlooked (they would only be counted), which spares a detector run per small face of a
-        group photo.
+        `main_only`: only the main face that stands needs its second look, so the faces are looked
+        at again one by one, most prominent first, until one stands; the uncertain faces less prominent
+        than it are dropped unlooked (they would only be counted), which spares a detector run per small
+        face of a group photo.
         """
-        if largest_only:
+        faces = by_prominence(faces, photo.full_size)
+        if main_only:
             for index, face in enumerate(faces):
                 if face.score >= CONFIRM_BELOW or self.found_again(photo, [face])[0]:
                     sure = [smaller for smaller in faces[index + 1:] if smaller.score >= CONFIRM_BELOW]
@@ -288,11 +293,12 @@ class FaceDetector:
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
-def with_face_kept(faces: list[Face], kept: Face) -> list[Face]:
-    """The faces with `kept` in place of every face that is the same face (overlapping it), largest first."""
+def with_face_kept(faces: list[Face], kept: Face, size: tuple[int, int]) -> list[Face]:
+    """`kept` first, in place of every face that is the same face (overlapping it), then the others by
+    prominence: the main face of every view is the one the coarse-to-fine looks chose."""
     others = [face for face in faces
               if float(iou(np.array(kept.box), np.array([face.box]))[0]) < SAME_FACE_IOU]
-    return sorted([kept, *others], key=lambda face: face.area, reverse=True)
+    return [kept, *by_prominence(others, size)]
 
 
 def turned_view_matrix(full_size: tuple[int, int], degrees: float, pad_fraction: float,

@@ -6,30 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+from gendersort.models.device import CUDA, open_session, runtime
 
 MODELS_DIR = Path(__file__).resolve().parent
-DEVICES = ("auto", "cpu", "cuda")
-
-
-class DeviceUnavailableError(RuntimeError):
-    """The asked-for device cannot run the models (e.g. cuda without onnxruntime-gpu)."""
-
-
-def providers_for(device: str) -> list[str]:
-    """Execution providers for a device name; cuda never falls back to CPU silently."""
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    available = ort.get_available_providers()
-    has_cuda = "CUDAExecutionProvider" in available
-    if device == "cuda" and not has_cuda:
-        raise DeviceUnavailableError(
-            "--device cuda was asked for, but onnxruntime offers only "
-            f"{', '.join(available)}; install the gpu extra (onnxruntime-gpu, without onnxruntime)"
-        )
-    if device == "cuda" or (device == "auto" and has_cuda):
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
 
 
 class OnnxModel:
@@ -42,19 +22,27 @@ class OnnxModel:
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None,
                  cuda_batch: int | None = None) -> None:
+        ort = runtime()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        # without_cuda: why the model is not on CUDA, where auto could not get it (models/device.py)
+        self.session, self.without_cuda = open_session(self.path, options, device, batch=cuda_batch or 1)
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
-        self.fixed_batch = cuda_batch if self.provider == "CUDAExecutionProvider" else None
+        self.fixed_batch = cuda_batch if self.provider == CUDA else None
 
     @property
     def provider(self) -> str:
         return self.session.get_providers()[0]
+
+    @property
+    def chosen(self) -> str:
+        """The providers the session got, first first, and, when auto could not get CUDA, why: one line."""
+        providers = ", ".join(self.session.get_providers())
+        return f"{providers} (not CUDA: {self.without_cuda})" if self.without_cuda else providers
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         size = self.fixed_batch

@@ -13,7 +13,9 @@ COLUMNS = (
     "path", "status", "label", "p_male", "confidence", "faces", "face_index",
     "box_x0", "box_y0", "box_x1", "box_y1", "error", "model_version", "size", "mtime",
 )
-FACE_MODES = ("largest", "all")
+FACE_MODES = ("main", "all")
+# Scripts written before the main face (faces/main_face.py) asked for "largest"; it means "main" now.
+FACE_MODE_ALIASES = {"largest": "main"}
 
 
 def label_for(p_male: float, min_confidence: float = 0.0) -> str:
@@ -25,7 +27,8 @@ def label_for(p_male: float, min_confidence: float = 0.0) -> str:
 
 @dataclass(frozen=True)
 class FacePrediction:
-    """One classified face: `index` is its rank by size (0 is the largest), the box in upright pixels."""
+    """One classified face: `index` is its rank by prominence (0 is the main face, faces/main_face.py),
+    the box in upright pixels."""
 
     index: int
     box: tuple[float, float, float, float]
@@ -41,9 +44,9 @@ class FacePrediction:
 class ImageResult:
     """One photo: its status, the faces found (`face_count`) and those classified (`predictions`).
 
-    For the largest face alone, the detector stops at the coarsest look that finds any, and gives no
-    second look to uncertain faces smaller than the chosen one (faces/detector.py), so `face_count` counts
-    the sure faces of that look; with every face asked for, it counts every face.
+    For the main face alone, the detector stops at the coarsest look that finds any, and gives no
+    second look to uncertain faces less prominent than the chosen one (faces/detector.py), so `face_count`
+    counts the sure faces of that look; with every face asked for, it counts every face.
     """
 
     path: str
@@ -58,7 +61,7 @@ class ImageResult:
 
     @property
     def chosen(self) -> FacePrediction | None:
-        """The face the photo is labelled by: the largest."""
+        """The face the photo is labelled by: its main face."""
         return self.predictions[0] if self.predictions else None
 
     @property

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS, UNKNOWN
+from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.outputs.results import ERROR, ImageResult
 from gendersort.outputs.writers import open_results, read_rows
 from gendersort.photos.walk import FoundFile, MissingPathError, find_images
@@ -66,7 +67,7 @@ class SortJob:
     def __init__(self, source: str | Path, destination: str | Path, *, mode: str = "copy",
                  dry_run: bool = False, flatten: bool = False, recursive: bool = True,
                  min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
-                 workers: int = WORKERS, manifest: str | Path | None = None,
+                 workers: int = WORKERS, manifest: str | Path | None = None, model: str = DEFAULT_MODEL,
                  analyzer: FaceAnalyzer | None = None) -> None:
         self.source, self.destination = Path(source), Path(destination)
         check_folders(self.source, self.destination)
@@ -76,7 +77,7 @@ class SortJob:
         self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
         self.manifest = Path(manifest) if manifest else self.destination / MANIFEST_NAME
         self.recorded = sorted_before(read_manifest(self.manifest))  # as the run starts
-        self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers))
+        self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers), model)
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
 

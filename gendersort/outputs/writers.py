@@ -3,7 +3,8 @@
 Every write is flushed to the operating system at once (what a killed process wrote survives it) and
 fsynced at least once a second (what survives a power cut). A killed run can leave at most one partial
 line at the end; reading for --resume drops it and rewrites the file without it. A lock file next to
-the output keeps two runs from writing one file.
+the output keeps two runs from writing one file. Parquet (a folder of part files, each complete or absent)
+is written by parquet_results.py under the same rules.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 from gendersort.errors import BadOptionError, FatalError
 from gendersort.outputs.results import COLUMNS
 
-FORMATS = ("csv", "jsonl")
+PARQUET = "parquet"
+FORMATS = ("csv", "jsonl", PARQUET)
+ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos of the parts being made
+PARQUET_HINT = "pip install 'gendersort[parquet]'"
 STDOUT = "-"
 SYNC_INTERVAL_S = 1.0
 # Files are written as UTF-8; names that are not valid UTF-8 keep their bytes (and read back the same).
@@ -41,20 +46,35 @@ class OutputLockedError(FatalError):
 
 
 def output_format(out: str, explicit: str | None = None) -> str:
-    """csv or jsonl: as asked, else from the file's suffix; stdout defaults to csv."""
-    if explicit:
-        if explicit not in FORMATS:
-            raise BadOptionError(f"unknown format {explicit!r}; choose csv or jsonl")
-        return explicit
-    if out == STDOUT:
-        return "csv"
+    """csv, jsonl or parquet: as asked, else from the file's suffix; stdout defaults to csv. Parquet is
+    refused here, before anything slow, when pyarrow is missing or the output is stdout."""
+    fmt = explicit or ("csv" if out == STDOUT else suffix_format(out))
+    if fmt not in FORMATS:
+        raise BadOptionError(f"unknown format {explicit!r}; choose csv, jsonl or parquet")
+    if fmt == PARQUET:
+        if out == STDOUT:
+            raise BadOptionError("Parquet cannot go to stdout: name the dataset's folder with --out")
+        parquet_support()
+    return fmt
+
+
+def suffix_format(out: str | Path) -> str:
     suffix = Path(out).suffix.lower()
-    if suffix == ".csv":
-        return "csv"
+    if suffix in (".csv", ".parquet"):
+        return suffix[1:]
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
-    raise BadOptionError(f"cannot tell the format of {out!r} from its suffix; "
-                         "name it .csv or .jsonl, or use --format")
+    raise BadOptionError(f"cannot tell the format of {str(out)!r} from its suffix; "
+                         "name it .csv, .jsonl or .parquet, or use --format")
+
+
+def parquet_support() -> ModuleType:
+    """parquet_results, or a clear error when pyarrow (the parquet extra) is not installed."""
+    try:
+        from gendersort.outputs import parquet_results
+    except ImportError as error:
+        raise FatalError(f"Parquet needs pyarrow ({error}): {PARQUET_HINT}") from None
+    return parquet_results
 
 
 class RowWriter:
@@ -128,12 +148,12 @@ def rewrite(path: Path, fmt: str, rows: list[Row], columns: tuple[str, ...] = CO
 
 @contextmanager
 def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = False,
-                 keep: Callable[[list[Row]], list[Row]] = list, columns: tuple[str, ...] = COLUMNS
-                 ) -> Iterator[tuple[RowWriter, list[Row]]]:
+                 keep: Callable[[list[Row]], list[Row]] = list, columns: tuple[str, ...] = COLUMNS,
+                 rows_per_file: int = ROWS_PER_FILE) -> Iterator[tuple[RowWriter, list[Row]]]:
     """A writer for the output and the rows kept from an earlier run (with --resume), under the lock.
 
     `keep` chooses, from the rows already in the file, those that still stand; the others are dropped
-    from the file and their photos are done again.
+    from the file and their photos are done again. Parquet is written in parts of `rows_per_file` rows.
     """
     check_output(out, overwrite=overwrite, resume=resume)
     if out == STDOUT:
@@ -147,6 +167,11 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
     path = Path(out)
     with OutputLock(path):
         refuse_existing(path, overwrite, resume)  # again: another run may have written it meanwhile
+        if fmt == PARQUET:
+            with parquet_support().open_parquet_results(path, resume=resume, overwrite=overwrite, keep=keep,
+                                                        rows_per_file=rows_per_file) as opened:
+                yield opened
+            return
         resuming = resume and path.exists()
         kept = keep(read_rows(path, fmt, columns)) if resuming else []
         if resuming:

@@ -35,12 +35,12 @@ class FaceAnalyzer:
             return np.zeros((0, geometry.size, geometry.size, 3), np.uint8)
         return np.stack([np.asarray(align_face(image, face, geometry, reduction)) for face in faces])
 
-    def analyze(self, image: Image.Image, largest_only: bool = False) -> list[FaceResult]:
-        """The faces in an upright RGB image, largest first, each with its probability of 'male'.
+    def analyze(self, image: Image.Image, main_only: bool = False) -> list[FaceResult]:
+        """The faces in an upright RGB image, the main face first, each with its probability of 'male'.
 
-        `largest_only`: the detector may stop once it has the largest (see faces/detector.py).
+        `main_only`: the detector may stop once it has the main face (see faces/detector.py).
         """
-        faces = self.detector.detect(image, largest_only)
+        faces = self.detector.detect(image, main_only)
         p_male = self.classifier.p_male(self.chips(image, faces))
         return [FaceResult(face, float(p)) for face, p in zip(faces, p_male, strict=True)]
 

@@ -21,8 +21,10 @@ from PIL import Image
 
 from gendersort.errors import BadOptionError
 from gendersort.faces.face import Face
+from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.outputs.results import (
     ERROR,
+    FACE_MODE_ALIASES,
     FACE_MODES,
     NO_FACE,
     OK,
@@ -43,9 +45,11 @@ WORKERS = os.cpu_count() or 1
 
 
 @cache
-def shared_analyzer(device: str = "auto", threads: int | None = None) -> FaceAnalyzer:
-    """The models for a device (and onnxruntime thread count), loaded once per process."""
-    return FaceAnalyzer(device=device, threads=threads)
+def shared_analyzer(device: str = "auto", threads: int | None = None, model: str = DEFAULT_MODEL
+                    ) -> FaceAnalyzer:
+    """The models for a device, onnxruntime thread count and classifier (a name models/registry.py
+    knows), loaded once per process; an unknown name or a missing file fails before any model loads."""
+    return FaceAnalyzer(device=device, threads=threads, classifier_path=model_path(model))
 
 
 def threads_beside(workers: int, cores: int | None = None) -> int:
@@ -63,24 +67,26 @@ def read_ahead(workers: int, batch_size: int) -> int:
     return batch_size + 4 * workers
 
 
-def classify_paths(paths: Iterable[str | Path], *, recursive: bool = True, faces: str = "largest",
+def classify_paths(paths: Iterable[str | Path], *, recursive: bool = True, faces: str = "main",
                    min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
-                   workers: int = WORKERS, exclude: Iterable[str | Path] = (),
+                   workers: int = WORKERS, exclude: Iterable[str | Path] = (), model: str = DEFAULT_MODEL,
                    analyzer: FaceAnalyzer | None = None) -> Iterator[ImageResult]:
     """One result per image under the given files and folders, in a deterministic order.
 
-    `faces="largest"` labels each photo by its largest face; `faces="all"` classifies every face.
+    `faces="main"` labels each photo by its main face (faces/main_face.py; "largest" is its old name);
+    `faces="all"` classifies every face, the main face first.
     A face whose confidence is below `min_confidence` is labelled unknown. `workers` photos are read
-    at once. Missing paths raise MissingPathError at once; unreadable files come back as results with
-    status "error".
+    at once. `model`: "default" or "open" (commercial use allowed; models/registry.py), unless an
+    `analyzer` is given. Missing paths raise MissingPathError at once; unreadable files come back as
+    results with status "error".
     """
     found = find_images(paths, recursive=recursive, exclude=exclude)
-    analyzer = analyzer or shared_analyzer(device, threads_beside(workers))
+    analyzer = analyzer or shared_analyzer(device, threads_beside(workers), model)
     return classify_files(found, faces=faces, min_confidence=min_confidence, batch_size=batch_size,
                           workers=workers, analyzer=analyzer)
 
 
-def classify_files(found_files: Iterable[PhotoItem], *, analyzer: FaceAnalyzer, faces: str = "largest",
+def classify_files(found_files: Iterable[PhotoItem], *, analyzer: FaceAnalyzer, faces: str = "main",
                    min_confidence: float = 0.0, batch_size: int = BATCH_SIZE, workers: int = WORKERS,
                    draft: bool = True) -> Iterator[ImageResult]:
     """Results for files already found (see photos.walk.find_images), or photos whose bytes an engine
@@ -101,16 +107,17 @@ def classify_files(found_files: Iterable[PhotoItem], *, analyzer: FaceAnalyzer, 
 
 
 def classify_image(image: Image.Image, *, min_confidence: float = 0.0, device: str = "auto",
-                   analyzer: FaceAnalyzer | None = None) -> list[FacePrediction]:
-    """Every face in a PIL image (any mode; EXIF orientation applied), largest first."""
+                   model: str = DEFAULT_MODEL, analyzer: FaceAnalyzer | None = None) -> list[FacePrediction]:
+    """Every face in a PIL image (any mode; EXIF orientation applied), the main face first; `model` as
+    classify_paths takes it."""
     check_options("all", min_confidence, 1)
-    analyzer = analyzer or shared_analyzer(device)
+    analyzer = analyzer or shared_analyzer(device, model=model)
     found = analyzer.analyze(upright_rgb(image))
     return predictions([item.face for item in found], [item.p_male for item in found], min_confidence)
 
 
 def check_options(faces: str, min_confidence: float, batch_size: int, workers: int = 1) -> None:
-    if faces not in FACE_MODES:
+    if FACE_MODE_ALIASES.get(faces, faces) not in FACE_MODES:
         raise BadOptionError(f"faces must be one of {', '.join(FACE_MODES)}, not {faces!r}")
     if not 0.0 <= min_confidence <= 1.0:
         raise BadOptionError(f"min_confidence must lie between 0 and 1, not {min_confidence}")
@@ -122,7 +129,7 @@ def check_options(faces: str, min_confidence: float, batch_size: int, workers: i
 
 def predictions(faces: list[Face], p_male: Iterable[float], min_confidence: float) -> list[FacePrediction]:
     return [FacePrediction(index, face.box, float(p), label_for(float(p), min_confidence))
-            for index, (face, p) in enumerate(zip(faces, p_male, strict=False))]  # largest: one p_male
+            for index, (face, p) in enumerate(zip(faces, p_male, strict=False))]  # main only: one p_male
 
 
 class ClassifierQueue:

@@ -87,7 +87,7 @@ class PhotoReader:
         photo, error = load(found, self.detection_scale if self.draft else None)
         if photo is None:
             return Pending(found, error=error)
-        faces = self.analyzer.detector.detect_photo(photo, largest_only=not self.every_face)
+        faces = self.analyzer.detector.detect_photo(photo, main_only=not self.every_face)
         chips, error = self.cut_chips(found, photo, faces if self.every_face else faces[:1])
         if chips is None:  # the file changed between two decodes
             return Pending(found, error=error)
@@ -96,7 +96,7 @@ class PhotoReader:
     def cut_chips(self, found: PhotoItem, photo: Photo, faces: list[Face]) -> tuple[np.ndarray | None, str]:
         """Each face's chip, cut from the coarsest decode that is sharp enough for that face alone.
 
-        So a face's chip (and its p_male) never depends on which other faces were asked for: the largest
+        So a face's chip (and its p_male) never depends on which other faces were asked for: the main
         face of `--faces all`, `predict` and the viewer is cut exactly as `classify` cuts it. A finer decode
         is made once per scale that some face needs.
         """

@@ -32,7 +32,7 @@ def labelled_folders(root: str | Path) -> list[tuple[str, Path]]:
 
 def labelled_results(folders: list[tuple[str, Path]], *, analyzer: FaceAnalyzer, batch_size: int = BATCH_SIZE,
                      workers: int = WORKERS) -> Iterator[tuple[str, ImageResult]]:
-    """(true label, result) for every photo in labelled_folders(root), labelled by the largest face."""
+    """(true label, result) for every photo in labelled_folders(root), labelled by the main face."""
     for truth, folder in folders:
         for result in classify_paths([folder], analyzer=analyzer, batch_size=batch_size, workers=workers):
             yield truth, result
@@ -47,8 +47,8 @@ def labelled_photos(folders: list[tuple[str, Path]]) -> Iterator[FoundFile]:
 class Miss:
     path: str
     truth: str
-    predicted: str
-    p_male: float
+    predicted: str  # a label, or why there is none ("no face", "unreadable")
+    p_male: float | None
 
 
 @dataclass
@@ -80,11 +80,15 @@ class Evaluation:
         return cls(classification_metrics(is_male, predicted_male, scores), misses, no_face, errors)
 
     def write_misclassified(self, path: str | Path) -> None:
-        with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(MISCLASSIFIED_COLUMNS)
-            writer.writerows((miss.path, miss.truth, miss.predicted, round(miss.p_male, 4))
-                             for miss in self.misclassified)
+        write_misclassified(self.misclassified, path)
+
+
+def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(MISCLASSIFIED_COLUMNS)
+        writer.writerows((miss.path, miss.truth, miss.predicted,
+                          "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
 
 
 def label_of(is_male: bool) -> str:

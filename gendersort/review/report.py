@@ -2,7 +2,8 @@
 
 A card per results row (one per photo, or one per face with `--faces all`) with an embedded thumbnail, the
 face box, the label and p_male; summary counts; filters; sorted by confidence so the doubtful ones come first.
-For an evaluation run it adds the confusion matrix, the accuracy figures and a gallery of the mistakes.
+For an evaluation run it adds the confusion matrix, the accuracy figures and a gallery of the mistakes; for
+one per group (`evaluate --labels --by`), a plot per column and a filter by group (report_groups.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from PIL import Image
 
 from gendersort.labels import UNKNOWN
+from gendersort.review.report_groups import GroupView, filters_html, groups_html
 from gendersort.review.report_page import render_page
 from gendersort.review.report_rows import ResultRow, as_rows, read_results
 from gendersort.review.report_thumbs import Thumbnail, make_thumbnail
@@ -78,7 +80,7 @@ def _thumbnails(paths: list[str], size: int, track: Track) -> dict[str, Thumbnai
 def _faces_text(row: ResultRow) -> str:
     if row.face_index is not None:
         return f"face {row.face_index + 1} of {row.faces}" if row.faces else f"face {row.face_index + 1}"
-    return f"{row.faces} faces, the largest shown" if row.faces and row.faces > 1 else ""
+    return f"{row.faces} faces, the main one shown" if row.faces and row.faces > 1 else ""
 
 
 def _sentence(row: ResultRow) -> str:
@@ -89,8 +91,9 @@ def _sentence(row: ResultRow) -> str:
     return describe(row.p_male)
 
 
-def _card_data(index: int, row: ResultRow, thumbnail: Thumbnail | str, thumb_index: int | None) -> dict:
-    """The fields the page's script renders a card from."""
+def _card_data(index: int, row: ResultRow, thumbnail: Thumbnail | str, thumb_index: int | None,
+               groups: Mapping[str, str] | None) -> dict:
+    """The fields the page's script renders a card from (and filters it by)."""
     unreadable = thumbnail if isinstance(thumbnail, str) else ""
     problems = [message for message in (row.error, unreadable) if message]
     box = row.box and isinstance(thumbnail, Thumbnail) and thumbnail.box_percent(row.box)
@@ -108,6 +111,7 @@ def _card_data(index: int, row: ResultRow, thumbnail: Thumbnail | str, thumb_ind
         "thumb": thumb_index,
         "truth": row.truth,
         "problems": problems,
+        "groups": groups,
     }
 
 
@@ -169,9 +173,9 @@ def _evaluation_html(metrics: Mapping[str, Any], misclassified: int) -> str:
 
 
 def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: EvaluationSummary | None = None,
-                 thumb_size: int = 160, title: str | None = None,
+                 groups: GroupView | None = None, thumb_size: int = 160, title: str | None = None,
                  track: Track = lambda thumbnails, count: thumbnails) -> ReportSummary:
-    """Write the HTML report for a results file (CSV or JSONL) or for rows already in memory.
+    """Write the HTML report for a results file (CSV, JSONL or Parquet) or for rows already in memory.
 
     Relative photo paths are opened relative to the current directory, as `gendersort classify` wrote them.
     The thumbnails, the slow part, go through `track` as they are made.
@@ -184,7 +188,8 @@ def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: Evaluati
     thumb_of = {path: index for index, path in enumerate(readable)}
 
     def cards(chosen: list[ResultRow]) -> list[dict]:
-        return [_card_data(index, row, thumbnails[row.path], thumb_of.get(row.path))
+        return [_card_data(index, row, thumbnails[row.path], thumb_of.get(row.path),
+                           groups.of_path.get(row.path) if groups else None)
                 for index, row in enumerate(chosen)]
 
     summary = summarize(results, thumbnails)
@@ -193,8 +198,8 @@ def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: Evaluati
     page = render_page(
         title or ("gendersort evaluation" if evaluation else "gendersort results"),
         _summary_html(summary, versions),
-        _controls_html(summary),
-        evaluation_html,
+        _controls_html(summary) + (filters_html(groups) if groups else ""),
+        evaluation_html + (groups_html(groups) if groups else ""),
         {"rows": cards(results), "misclassified": cards(wrong),
          "thumbs": [thumbnails[path].data_uri for path in readable]},
     )

@@ -53,6 +53,13 @@ h2 { font-size: 17px; margin: 8px 0; }
 table.confusion { border-collapse: collapse; margin: 6px 0 12px; }
 table.confusion th, table.confusion td { border: 1px solid #bbb; padding: 4px 10px; text-align: right; }
 table.confusion th { background: #eee; }
+.group-plot { display: block; margin: 4px 0 12px; font-size: 12px; }
+.group-plot .tick { fill: #555; }
+.group-plot .grid-line { stroke: #ddd; }
+.group-plot .row-band { fill: transparent; }
+.group-plot .group-row { cursor: pointer; }
+.group-plot .group-row:hover .row-band { fill: #e8eef7; }
+h3 { font-size: 15px; margin: 10px 0 2px; }
 """
 
 SCRIPT = """
@@ -137,11 +144,15 @@ const showRows = lazyGrid(document.getElementById("cards"));
 const categoryBoxes = [...document.querySelectorAll("input[name=category]")];
 const slider = document.getElementById("max-confidence");
 const order = document.getElementById("order");
+// evaluate --labels --by: a list per column; a row passes when it is in the chosen group of each.
+const groupLists = [...document.querySelectorAll("select.group-filter")];
+const inGroups = row => groupLists.every(
+  list => !list.value || (row.groups !== null && row.groups[list.dataset.column] === list.value));
 
 function applyFilters() {
   const wanted = new Set(categoryBoxes.filter(box => box.checked).map(box => box.value));
   const limit = Number(slider.value) / 100 + 1e-9;
-  const rows = DATA.rows.filter(row => wanted.has(row.category)
+  const rows = DATA.rows.filter(row => wanted.has(row.category) && inGroups(row)
                                       && (row.confidence === null || row.confidence <= limit));
   rows.sort(ORDERS[order.value]);
   document.getElementById("max-confidence-value").textContent = Number(slider.value).toFixed(1) + "%";
@@ -149,7 +160,17 @@ function applyFilters() {
   showRows(rows);
 }
 
-for (const control of [...categoryBoxes, slider, order]) control.addEventListener("input", applyFilters);
+for (const control of [...categoryBoxes, slider, order, ...groupLists]) {
+  control.addEventListener("input", applyFilters);
+}
+// A click on a group's row in a plot chooses that group in its column's list.
+for (const plotRow of document.querySelectorAll(".group-row")) {
+  plotRow.addEventListener("click", () => {
+    const list = groupLists.find(candidate => candidate.dataset.column === plotRow.dataset.column);
+    list.value = plotRow.dataset.group;
+    applyFilters();
+  });
+}
 applyFilters();
 const misclassified = document.getElementById("misclassified");
 if (misclassified) lazyGrid(misclassified)(DATA.misclassified);

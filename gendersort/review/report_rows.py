@@ -1,4 +1,4 @@
-"""Reading a results file (CSV or JSONL, as `gendersort classify` writes them) back into typed rows.
+"""Reading a results file (CSV, JSONL or Parquet, as `gendersort classify` writes them) back into typed rows.
 
 The report must work on files written by older or trimmed-down runs, so every column but `path` is optional
 and a missing one is inferred from the others where that is unambiguous.
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gendersort.errors import FatalError
 from gendersort.labels import UNKNOWN
+from gendersort.outputs.writers import parquet_support
 from gendersort.review.wording import confidence_of
 
 Box = tuple[float, float, float, float]
@@ -80,7 +82,11 @@ def row_from_mapping(record: Mapping[str, Any]) -> ResultRow:
 
 
 def _records(path: Path) -> Iterator[Mapping[str, Any]]:
-    """JSONL when the first non-blank character opens an object, CSV otherwise, whatever the suffix."""
+    """Parquet for a folder (either engine's dataset) or a .parquet file; otherwise JSONL when the first
+    non-blank character opens an object, CSV when not, whatever the suffix."""
+    if path.is_dir() or path.suffix.lower() == ".parquet":
+        yield from parquet_support().read_parquet_rows(path)
+        return
     # surrogateescape: names that are not valid UTF-8 come back as the bytes that classify wrote.
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         first = handle.read(4096).lstrip()[:1]
@@ -92,8 +98,13 @@ def _records(path: Path) -> Iterator[Mapping[str, Any]]:
 
 
 def read_results(path: str | Path) -> list[ResultRow]:
-    """Every row of a results CSV or JSONL file."""
-    return [row_from_mapping(record) for record in _records(Path(path))]
+    """Every row of a results CSV, JSONL or Parquet file; a file without paths is refused, saying so."""
+    rows = []
+    for record in _records(Path(path)):
+        if not record.get("path"):
+            raise FatalError(f"{path} has a row without a 'path': not a results file that classify wrote")
+        rows.append(row_from_mapping(record))
+    return rows
 
 
 def as_rows(rows: Iterable[ResultRow | Mapping[str, Any]]) -> list[ResultRow]:

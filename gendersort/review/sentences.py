@@ -17,7 +17,7 @@ def describe(result: ImageResult) -> list[str]:
     if len(result.predictions) == 1:
         return [f"{result.path}: {verdict(result.predictions[0])}"]
     count = result.face_count
-    return [f"{result.path}, face {face.index + 1} of {count}{' (largest)' if face.index == 0 else ''}: "
+    return [f"{result.path}, face {face.index + 1} of {count}{' (main)' if face.index == 0 else ''}: "
             f"{verdict(face)}" for face in result.predictions]
 
 

@@ -14,8 +14,10 @@ from tkinter import filedialog
 from PIL import Image, ImageTk
 
 from gendersort.errors import FatalError
+from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.photos.walk import IMAGE_SUFFIXES
 from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import shared_analyzer
 from gendersort.review.viewer_analysis import PhotoAnalysis, analyze_photo
 from gendersort.review.viewer_folder import neighbour, photos_in
 
@@ -147,11 +149,16 @@ class ViewerApp:
                                         font=("TkDefaultFont", 14, "bold"), tags="number")
 
 
-def run_viewer(path: str | None = None, device: str = "auto") -> None:
+def run_viewer(path: str | None = None, device: str = "auto", model: str = DEFAULT_MODEL) -> None:
     """Open the window (on `path` if given: a photo or a folder) and run until it is closed."""
+    open_window(path, device, model).root.mainloop()
+
+
+def open_window(path: str | None = None, device: str = "auto", model: str = DEFAULT_MODEL) -> ViewerApp:
+    """The window with the models for `device` and the classifier `model` (models/registry.py), showing
+    `path`; Tk's event loop not yet run."""
     try:
         root = tk.Tk()
     except tk.TclError as error:  # no X display: say so in one line, not a traceback
         raise FatalError(f"cannot open a window ({error}); gendersort view needs a desktop") from error
-    ViewerApp(root, FaceAnalyzer(device=device), path)
-    root.mainloop()
+    return ViewerApp(root, shared_analyzer(device, model=model), path)

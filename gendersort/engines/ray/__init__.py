@@ -13,6 +13,6 @@ without duplicates, one Parquet file per batch of rows written atomically, quiet
 """
 
 from gendersort.engines.ray.dataset import classify_dataset, read_photos
-from gendersort.engines.ray.schema import RESULT_SCHEMA
+from gendersort.outputs.parquet_parts import RESULT_SCHEMA
 
 __all__ = ["RESULT_SCHEMA", "classify_dataset", "read_photos"]

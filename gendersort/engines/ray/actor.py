@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from gendersort.engines.ray.schema import RESULT_SCHEMA
+from gendersort.models.registry import model_path
+from gendersort.outputs.parquet_parts import RESULT_SCHEMA
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files, threads_beside
 from gendersort.pipeline.reading import PhotoBytes
@@ -15,10 +16,13 @@ NO_CONTENT = "no content: the file could not be read"
 
 class PhotoClassifier:
     """One model replica. `cpus` is what Ray gave the actor: it runs that many reading threads, whose
-    inferences share those CPUs (os.cpu_count() reports the whole node, so it cannot be asked)."""
+    inferences share those CPUs (os.cpu_count() reports the whole node, so it cannot be asked). `model` is
+    the classifier's name, found in this node's installed package (models/registry.py)."""
 
-    def __init__(self, *, faces: str, min_confidence: float, device: str, cpus: int, batch_size: int) -> None:
-        self.analyzer = FaceAnalyzer(device=device, threads=threads_beside(cpus, cores=cpus))
+    def __init__(self, *, faces: str, min_confidence: float, device: str, cpus: int, batch_size: int,
+                 model: str) -> None:
+        self.analyzer = FaceAnalyzer(device=device, threads=threads_beside(cpus, cores=cpus),
+                                     classifier_path=model_path(model))
         self.options = {"faces": faces, "min_confidence": min_confidence, "batch_size": batch_size,
                         "workers": cpus}
 

@@ -11,6 +11,7 @@ from gendersort.engines.ray.actor import PhotoClassifier
 from gendersort.engines.ray.listing import list_photos
 from gendersort.engines.ray.reading import fetch_batch
 from gendersort.engines.ray.resources import IO_CPUS, plan_actors
+from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.pipeline.api import BATCH_SIZE, check_options
 
 PHOTOS_PER_BLOCK = 64  # listed files per read task, and photos per actor call
@@ -33,23 +34,25 @@ def photos_of(listing: pa.Table, filesystem: pafs.FileSystem, photos_per_block: 
         num_cpus=IO_CPUS)
 
 
-def classify_dataset(photos: ray.data.Dataset, *, faces: str = "largest", min_confidence: float = 0.0,
+def classify_dataset(photos: ray.data.Dataset, *, faces: str = "main", min_confidence: float = 0.0,
                      device: str = "auto", actors: int | None = None, actor_cpus: int | None = None,
-                     batch_size: int = BATCH_SIZE, photos_per_call: int = PHOTOS_PER_BLOCK
-                     ) -> ray.data.Dataset:
-    """The rows of classify (schema.RESULT_SCHEMA) for a dataset of photos.
+                     batch_size: int = BATCH_SIZE, photos_per_call: int = PHOTOS_PER_BLOCK,
+                     model: str = DEFAULT_MODEL) -> ray.data.Dataset:
+    """The rows of classify (outputs.parquet_parts.RESULT_SCHEMA) for a dataset of photos.
 
     `photos` needs `path` and `bytes` columns (read_photos', or read_binary_files(include_paths=True)'s);
     `size`, `mtime` and `error` are carried over when present. A file that cannot be read or decoded is an
     error row, never a failed dataset. `actors` and `actor_cpus` default to what the cluster holds, less
     headroom for the read and write tasks (resources.py); with device="cuda" each actor asks for a GPU.
-    Each actor call classifies `photos_per_call` photos on the actor's threads.
+    Each actor call classifies `photos_per_call` photos on the actor's threads, with the classifier
+    `model` ("default" or "open", models/registry.py).
     """
     check_options(faces, min_confidence, batch_size)
+    model_path(model)  # an unknown name or a missing file: said here, not by every actor
     plan = plan_actors(actors, actor_cpus, device)
     gpus = {"num_gpus": plan.gpus} if plan.gpus else {}
     return photos.map_batches(
         PhotoClassifier, compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=plan.cpus,
         batch_size=photos_per_call, batch_format="pyarrow", **gpus,
         fn_constructor_kwargs={"faces": faces, "min_confidence": min_confidence, "device": device,
-                               "cpus": plan.cpus, "batch_size": batch_size})
+                               "cpus": plan.cpus, "batch_size": batch_size, "model": model})

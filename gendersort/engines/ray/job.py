@@ -20,24 +20,16 @@ import pyarrow.fs as pafs
 from gendersort.engines.ray.cluster import LOCAL, connect
 from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
-from gendersort.engines.ray.parquet import (
-    KEY_COLUMNS,
-    ParquetSink,
-    dest_files,
-    done_keys,
-    is_done,
-    photo_keys,
-    written_rows,
-)
+from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
 from gendersort.engines.ray.resources import IO_CPUS, plan_actors
 from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
+from gendersort.models.registry import DEFAULT_MODEL, model_path
+from gendersort.outputs.parquet_parts import KEY_COLUMNS, dest_files, photo_keys, written_rows
 from gendersort.outputs.results import ERROR, Tally
-from gendersort.outputs.writers import OutputExistsError, OutputLock
+from gendersort.outputs.writers import ROWS_PER_FILE, OutputExistsError, OutputLock
 from gendersort.pipeline.api import BATCH_SIZE
 from gendersort.review.wording import counted
-
-ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos of the parts being made
 
 
 @dataclass
@@ -50,22 +42,23 @@ class RayRun:
 
 
 def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwrite: bool = False,
-                        faces: str = "largest", min_confidence: float = 0.0, device: str = "auto",
+                        faces: str = "main", min_confidence: float = 0.0, device: str = "auto",
                         recursive: bool = True, batch_size: int = BATCH_SIZE, actors: int | None = None,
                         actor_cpus: int | None = None, rows_per_file: int = ROWS_PER_FILE,
-                        photos_per_block: int = PHOTOS_PER_BLOCK,
+                        photos_per_block: int = PHOTOS_PER_BLOCK, model: str = DEFAULT_MODEL,
                         address: str = LOCAL, note: Callable[[str], None] = print) -> RayRun:
     """Classify every photo under `source` (a folder or URI) into the Parquet dataset `dest`.
 
     Joins the cluster at `address` unless this process has joined one already, and only when there is
     something to do. An existing `dest` needs `resume` (do what is missing) or `overwrite`. `note` gets
-    a line on what is done already and what is left.
+    a line on what is done already and what is left. `model` names the classifier (models/registry.py); a
+    photo is done when DEST has a row of it by that model's version.
     """
     if resume and overwrite:
         raise BadOptionError("--resume and --overwrite contradict each other; choose one")
     filesystem, listing = list_photos(source, recursive)
     dest_filesystem, root = filesystem_of(dest)
-    version = GenderClassifier(device="cpu", threads=1).version
+    version = GenderClassifier(device="cpu", threads=1, model_path=model_path(model)).version
     run = RayRun(listed=listing.num_rows)
     with nullcontext() if is_uri(dest) else OutputLock(Path(dest)):
         parts, temporary = dest_files(dest_filesystem, root)
@@ -90,7 +83,7 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
             photos = photos_of(todo, filesystem, photos_per_block)
             rows = classify_dataset(photos, faces=faces, min_confidence=min_confidence, device=device,
                                     actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
-                                    photos_per_call=photos_per_block)
+                                    photos_per_call=photos_per_block, model=model)
             rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
                                 ray_remote_args={"num_cpus": IO_CPUS})
             for path, error in count_new(run.written, dest_filesystem, root, done):

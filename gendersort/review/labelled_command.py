@@ -1,0 +1,70 @@
+"""`gendersort evaluate --labels FILE`: read and check everything that needs no model (the labels, the `--by`
+columns, the files to write, an earlier run's results), then get each labelled photo's row (from the results
+file, or by running the models on the photos), score, print, and write what was asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from gendersort.outputs.writers import check_output
+from gendersort.photos.walk import check_paths_exist, found
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import classify_files
+from gendersort.progress import progress
+from gendersort.review.audit_match import match
+from gendersort.review.audit_text import audit_report
+from gendersort.review.evaluation import write_misclassified
+from gendersort.review.grouping import GroupBy
+from gendersort.review.labelled_audit import LabelledAudit
+from gendersort.review.labels_file import LabelsFile, parse_label_map, read_labels
+from gendersort.review.report_rows import ResultRow, as_rows, read_results
+
+
+def evaluate_labels(labels: Path, by: list[str], label_map: list[str], *, results: Path | None,
+                    json_out: Path | None, misclassified: Path | None, report: Path | None, overwrite: bool,
+                    quiet: bool, analyzer: Callable[[], FaceAnalyzer], batch_size: int, workers: int,
+                    note: Callable[[str], None]) -> bool:
+    """Run the command; True when every labelled photo was scored (none unreadable or without a row)."""
+    check_paths_exist([labels, *([results] if results else [])])
+    groupings = [GroupBy.parse(spec) for spec in by]
+    labelled = read_labels(labels, groupings, parse_label_map(label_map))
+    for written in (json_out, misclassified, report):
+        if written:
+            check_output(str(written), overwrite=overwrite)
+    rows = read_results(results) if results else classified(labelled, analyzer(), batch_size, workers, quiet)
+    audit = LabelledAudit.of(labelled, groupings, match(labelled.photos, rows))
+    typer.echo(audit_report(audit))
+    if json_out:
+        audit.write_json(json_out, labels, results)
+        note(f"wrote {json_out}")
+    if misclassified:
+        write_misclassified(audit.misclassified, misclassified)
+    if report:
+        write_audit_report(audit, report)
+        note(f"wrote {report}")
+    return not audit.matched.missing and not audit.scored.unreadable.any()
+
+
+def classified(labelled: LabelsFile, analyzer: FaceAnalyzer, batch_size: int, workers: int,
+               quiet: bool) -> list[ResultRow]:
+    """Each labelled photo's row, as classify labels it; a photo that is not there is an error row."""
+    files = (found(Path(photo.path)) for photo in labelled.photos)
+    results = classify_files(files, analyzer=analyzer, batch_size=batch_size, workers=workers)
+    return as_rows(result.rows()[0] for result in progress(results, quiet, total=len(labelled.photos)))
+
+
+def write_audit_report(audit: LabelledAudit, out: Path) -> None:
+    from gendersort.review.report import EvaluationSummary, write_report
+    from gendersort.review.report_groups import GroupView
+
+    wrong = {miss.path for miss in audit.misclassified}
+    rows = [row for _, row in audit.matched.pairs]
+    mistakes = [replace(row, truth=photo.truth) for photo, row in audit.matched.pairs if row.path in wrong]
+    columns = list(audit.columns)
+    of_path = {row.path: dict(zip(columns, photo.groups, strict=True)) for photo, row in audit.matched.pairs}
+    view = GroupView(columns=audit.columns, worst=audit.worst_groups, of_path=of_path)
+    write_report(rows, out, evaluation=EvaluationSummary(audit.overall, mistakes), groups=view)

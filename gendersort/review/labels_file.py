@@ -1,0 +1,126 @@
+"""Reading a labels file for `gendersort evaluate --labels`: a CSV with a `path` and a `label` column.
+
+Everything is checked here, before any model loads: the columns, every label, every value a `--by` band
+reads. Paths are absolute or relative to the labels file's folder. Labels are `male` and `female` in any
+case (FairFace's `Male`/`Female` too); other spellings (UTKFace's 0 and 1) need `--label-map 0=male`.
+A path listed twice is scored once, by its first row, and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gendersort.errors import BadOptionError
+from gendersort.labels import LABELS
+from gendersort.review.grouping import GroupBy
+from gendersort.review.wording import counted
+
+REQUIRED = ("path", "label")
+SHOWN = 5  # bad values quoted in a message
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    path: str  # absolute (or a URI), as results are matched against it
+    truth: str  # male or female
+    groups: tuple[str, ...]  # its group in each --by column, in their order
+
+
+@dataclass
+class LabelsFile:
+    photos: list[LabelledPhoto]
+    # Paths listed more than once, each with how many rows named it and whether their labels differ.
+    duplicates: dict[str, tuple[int, bool]] = field(default_factory=dict)
+
+
+def parse_label_map(items: Sequence[str]) -> dict[str, str]:
+    """`0=male`, `1=female` (or `0=male,1=female`): more spellings of the two labels."""
+    mapping = {}
+    for item in (part for entry in items for part in entry.split(",") if part.strip()):
+        value, sign, label = item.partition("=")
+        if not sign or label.strip().lower() not in LABELS:
+            raise BadOptionError(f"--label-map {item!r}: write VALUE=male or VALUE=female")
+        mapping[value.strip()] = label.strip().lower()
+    return mapping
+
+
+def photo_key(path: str, base: str | Path = ".") -> str:
+    """How a path is matched: URIs as written, other paths made absolute from `base` and normalised."""
+    if "://" in path:
+        return path
+    return os.path.normpath(os.path.join(os.path.abspath(base), path))
+
+
+def read_labels(path: Path, by: Sequence[GroupBy], label_map: dict[str, str]) -> LabelsFile:
+    """The labelled photos of a labels CSV; any problem is a BadOptionError that says where."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [name.strip() for name in reader.fieldnames or []]
+        check_columns(path, columns, by)
+        reader.fieldnames = columns
+        records = list(reader)
+    base = path.parent
+    spellings = {label: label for label in LABELS} | {key.lower(): value for key, value in label_map.items()}
+    unreadable: Counter[str] = Counter()
+    first_bad: dict[str, int] = {}
+    photos: dict[str, LabelledPhoto] = {}
+    duplicates: dict[str, tuple[int, bool]] = {}
+    for line, record in enumerate(records, 2):
+        raw_label = (record.get("label") or "").strip()
+        truth = spellings.get(raw_label.lower())
+        if truth is None:
+            unreadable[raw_label] += 1
+            first_bad.setdefault(raw_label, line)
+            continue
+        raw_path = (record.get("path") or "").strip()
+        if not raw_path:
+            raise BadOptionError(f"{path}, line {line}: the path is empty")
+        photo = LabelledPhoto(photo_key(raw_path, base), truth, groups_of(path, line, record, by))
+        if (earlier := photos.setdefault(photo.path, photo)) is not photo:
+            count, differ = duplicates.get(photo.path, (1, False))
+            duplicates[photo.path] = (count + 1, differ or earlier.truth != truth)
+    if unreadable:
+        raise BadOptionError(unreadable_labels_message(path, unreadable, first_bad))
+    return LabelsFile(list(photos.values()), duplicates)
+
+
+def check_columns(path: Path, columns: list[str], by: Sequence[GroupBy]) -> None:
+    listed = ", ".join(columns) or "none"
+    for name in REQUIRED:
+        if name not in columns:
+            raise BadOptionError(f"{path} has no {name!r} column (its columns: {listed}); a labels file "
+                                 "needs 'path' and 'label'")
+    seen = set()
+    for group_by in by:
+        if group_by.column not in columns:
+            raise BadOptionError(f"--by {group_by.column}: {path} has no such column (its columns: {listed})")
+        if group_by.column in seen:
+            raise BadOptionError(f"--by {group_by.column} is given twice")
+        seen.add(group_by.column)
+
+
+def groups_of(path: Path, line: int, record: dict[str, str], by: Sequence[GroupBy]) -> tuple[str, ...]:
+    groups = []
+    for group_by in by:
+        value = record.get(group_by.column) or ""
+        try:
+            groups.append(group_by.group_of(value))
+        except ValueError:
+            raise BadOptionError(f"{path}, line {line}: {group_by.column} {value!r} is not a number; bands "
+                                 f"need numbers (--by {group_by.column} alone groups by value)") from None
+    return tuple(groups)
+
+
+def unreadable_labels_message(path: Path, unreadable: Counter[str], first_bad: dict[str, int]) -> str:
+    quoted = ", ".join(f"{value!r} ({count}x, first on line {first_bad[value]})"
+                       for value, count in unreadable.most_common(SHOWN))
+    more = f" and {len(unreadable) - SHOWN} more" if len(unreadable) > SHOWN else ""
+    example = next(iter(unreadable)) or "VALUE"
+    total = sum(unreadable.values())
+    return (f"{path}: {counted(total, 'label')} {'is' if total == 1 else 'are'} neither male nor female: "
+            f"{quoted}{more}; say what they mean with --label-map {example}=male (or =female)")

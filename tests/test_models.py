@@ -1,0 +1,176 @@
+"""The two shipped classifiers (`--model default|open`, models/registry.py): each agrees with its own
+metadata, every command and the Python API run the one named, `--resume` redoes the other model's rows, and
+an unknown name is a usage error before any model loads. Nothing here depends on either model's accuracy:
+rows are held against the same model run through the Python API, versions against the files' metadata."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from gendersort import classify_image, classify_paths
+from gendersort.cli import evaluation_report
+from gendersort.errors import BadOptionError
+from gendersort.faces.align import ChipGeometry
+from gendersort.labels import LABELS
+from gendersort.models.classifier import GenderClassifier
+from gendersort.models.registry import MODELS, model_path
+from gendersort.photos.imaging import load_upright
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
+from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_results
+from gendersort.review.sentences import describe
+from tests.conftest import FIXTURES
+from tests.test_cli import gendersort, labelled_tree
+
+OPEN = ("--model", "open", "--device", "cpu")
+
+
+def metadata(path: Path) -> dict[str, str]:
+    """The model's metadata as onnxruntime reads it, apart from gendersort's own reading of it."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+@pytest.fixture(scope="module")
+def open_version(open_model) -> str:
+    return metadata(open_model)["model_version"]
+
+
+def api_rows(paths: list[Path], model: str) -> list[dict[str, object]]:
+    """The rows the Python API gives, by the model named: what the command's rows are held against."""
+    return [row for result in classify_paths(paths, device="cpu", model=model) for row in result.rows()]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_model_loads_and_agrees_with_its_own_metadata(name, request):
+    if name == "open":
+        request.getfixturevalue("open_model")
+    path = model_path(name)
+    meta = metadata(path)
+    classifier = GenderClassifier(device="cpu", threads=1, model_path=path)
+
+    assert classifier.version == meta["model_version"] != ""
+    assert classifier.geometry == ChipGeometry(**json.loads(meta["chip_geometry"]))
+    size = int(meta["input_size"])
+    assert classifier.geometry.size == size
+    (chip_input,) = classifier.model.session.get_inputs()
+    assert chip_input.type == "tensor(uint8)" and chip_input.shape[1:] == [size, size, 3]
+    labels = json.loads(meta["labels"])
+    assert sorted(labels) == sorted(LABELS) and classifier.male_index == labels.index("male")
+    assert classifier.terms == meta["license"] and "\n" not in meta["license"] and len(meta["license"]) > 20
+    # a real face's chip, cut as the model's geometry says, and a batch of blank chips
+    analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=path)
+    astronaut = load_upright(FIXTURES / "astronaut.png")
+    chips = np.concatenate([analyzer.chips(astronaut, analyzer.detector.detect(astronaut)),
+                            np.zeros((2, size, size, 3), np.uint8)])
+    p_male = classifier.p_male(chips)
+    assert p_male.shape == (3,) and np.all((p_male >= 0) & (p_male <= 1))
+
+
+def test_the_two_models_differ_in_version_and_terms(open_model, open_version):
+    default = metadata(model_path("default"))
+    assert open_version != default["model_version"], "resume tells the models apart by their version"
+    terms = metadata(open_model)["license"]
+    assert "commercial use allowed" in terms and "FairFace" in terms and "CC BY 4.0" in terms, terms
+    assert "CC0" in terms, terms
+    assert "non-commercial" in default["license"], default["license"]
+
+
+def test_info_lists_both_models_with_their_terms(open_model, open_version):
+    result = gendersort("info", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for name in MODELS:
+        meta = metadata(model_path(name))
+        size = meta["input_size"]
+        heading = (f"gender classifier {name}: {model_path(name).name}, version {meta['model_version']}, "
+                   f"input {size}x{size}")
+        assert lines[lines.index(heading) + 1] == f"  terms: {meta['license']}"
+    assert "device cpu: CPUExecutionProvider" in lines
+
+
+def test_the_python_api_runs_the_model_named(open_model, open_version):
+    assert shared_analyzer("cpu", model="open").classifier.version == open_version
+    assert {row["model_version"] for row in api_rows([FIXTURES / "astronaut.png"], "open")} == {open_version}
+    image = load_upright(FIXTURES / "astronaut.png")
+    by_name = classify_image(image, device="cpu", model="open")
+    assert by_name and by_name == classify_image(image, analyzer=FaceAnalyzer(device="cpu",
+                                                                              classifier_path=open_model))
+    with pytest.raises(BadOptionError, match="unknown model 'closed'; choose one of default, open"):
+        classify_image(image, model="closed")
+
+
+def test_classify_with_the_open_model_and_resume_redoes_the_other_models_rows(photos, tmp_path, open_version):
+    out = tmp_path / "r.jsonl"
+    assert gendersort("classify", photos, "--out", out, "--device", "cpu").exit_code == 0
+    default_version = GenderClassifier(device="cpu").version
+    assert {json.loads(line)["model_version"] for line in out.read_text().splitlines()} == {default_version}
+
+    switched = gendersort("classify", photos, "--out", out, "--resume", *OPEN)
+    assert switched.exit_code == 0, switched.output
+    assert "already done" not in switched.stderr, "the default model's rows are not the open model's"
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows == api_rows([photos], "open"), "every row redone by the open model, none twice"
+    assert {row["model_version"] for row in rows} == {open_version}
+
+    again = gendersort("classify", photos, "--out", out, "--resume", *OPEN)
+    assert again.exit_code == 0 and f"3 files already done in {out}" in again.stderr, again.stderr
+    back = gendersort("classify", photos, "--out", out, "--resume", "--device", "cpu")
+    assert back.exit_code == 0 and "already done" not in back.stderr, back.stderr
+
+
+def test_sort_predict_and_evaluate_run_the_open_model(photos, tmp_path, open_version):
+    expected = {Path(str(row["path"])).name: row for row in api_rows([photos], "open")}
+
+    sorted_run = gendersort("sort", photos, tmp_path / "sorted", *OPEN)
+    assert sorted_run.exit_code == 0, sorted_run.output
+    with open(tmp_path / "sorted" / "gendersort-manifest.csv", encoding="utf-8") as stream:
+        manifest = {Path(row["source"]).name: row for row in csv.DictReader(stream)}
+    for name, row in expected.items():
+        assert Path(manifest[name]["destination"]).relative_to(tmp_path / "sorted").parts[0] == row["label"]
+        assert manifest[name]["p_male"] == ("" if row["p_male"] is None else str(row["p_male"]))
+
+    predicted = gendersort("predict", photos, *OPEN)
+    assert predicted.exit_code == 0, predicted.output
+    results = classify_paths([photos], faces="all", device="cpu", model="open")
+    assert predicted.stdout.splitlines() == [line for result in results for line in describe(result)]
+
+    tree = labelled_tree(tmp_path / "labelled")
+    evaluated = gendersort("evaluate", tree, *OPEN)
+    assert evaluated.exit_code == 0, evaluated.output
+    analyzer = shared_analyzer("cpu", threads_beside(WORKERS), "open")  # as the command loads it
+    labelled = labelled_results(labelled_folders(tree), analyzer=analyzer)
+    assert evaluated.stdout.strip() == evaluation_report(Evaluation.of(list(labelled)))
+
+    audit = tmp_path / "audit.json"
+    by_labels = gendersort("evaluate", "--labels", FIXTURES / "labels.csv", "--json", audit, *OPEN)
+    assert by_labels.exit_code == 0, by_labels.output
+    assert f"model {open_version}" in by_labels.stdout
+    assert json.loads(audit.read_text(encoding="utf-8"))["model_versions"] == [open_version]
+
+
+@pytest.mark.parametrize("command", [
+    ["classify", "{photos}", "--out", "{out}"],
+    ["classify", "{photos}", "--engine", "ray", "--out", "{out}"],
+    ["sort", "{photos}", "{out}"],
+    ["predict", "{photos}"],
+    ["evaluate", "{photos}"],
+    ["evaluate", "--labels", str(FIXTURES / "labels.csv")],
+    ["view", "{photos}"],
+], ids=lambda command: " ".join(part for part in command[:3] if not part.startswith(("{", "/"))))
+def test_an_unknown_model_is_a_usage_error_before_any_model_loads(photos, tmp_path, command):
+    out = tmp_path / "out"
+    arguments = [part.format(photos=photos, out=out) for part in command]
+    result = gendersort(*arguments, "--model", "closed", "--device", "cpu")
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert "Invalid value for '--model': 'closed' is not one of 'default', 'open'." in message, message
+    assert not re.search(r"^device ", result.stderr, re.MULTILINE), "no model loaded"
+    assert result.stdout == "" and not out.exists()
