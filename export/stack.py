@@ -9,9 +9,10 @@ regression on the two log-odds, p_male = sigmoid(bias + w_member * l_member + w_
 by weighted log loss where every set weighs the same and, within a set, women and men weigh the same (so
 CelebA's size does not decide it alone). Being a log-loss fit, it is its own calibration.
 
-Scores are cross-fitted (each half of every set scored with the weights fitted on the other halves) and
-count every image: a photo without a face (NaN in the detections) is wrong. They are given for each member
-alone, for their plain average, and for the stack.
+Scores are cross-fitted (each half of every set scored with the weights fitted on the other halves; sets
+given with --measure are scored with the weights fitted on --sets, never fitted to) and count every image:
+a photo without a face (NaN in the detections) is wrong. They are given for each member alone, for their
+plain average, and for the stack.
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--member", type=Path, required=True, help="the MobileNetV2 member's ONNX graph")
     parser.add_argument("--sets", nargs="+", default=["celeba", "fairface", "utkface", "allagefaces", "scut"])
+    parser.add_argument("--measure", nargs="*", default=[],
+                        help="val parts only measured with the fitted weights (never fitted or chosen on)")
     parser.add_argument("--chips", type=Path, default=Path("build/chips/context"))
     parser.add_argument("--detections", type=Path, default=Path("build/detections"))
     parser.add_argument("--window", type=Path, default=Path("build/second_opinion/window.json"))
@@ -174,7 +177,11 @@ def main() -> None:
         "half_and_half": lambda part: 1 / (1 + np.exp(-(part.member + part.cydral) / 2)),
     }
     stacked = cross_fitted(sets)
-    for name, part, p_stack in zip(args.sets, sets, stacked, strict=True):
+    # Sets only measured: scored with the weights fitted on the others, never fitted to.
+    measured = [set_logits(name, args.chips, args.detections, member, cydral, window)
+                for name in args.measure]
+    stacked += [stacked_p(part, weights) for part in measured]
+    for name, part, p_stack in zip([*args.sets, *args.measure], [*sets, *measured], stacked, strict=True):
         row = {key: scores(part, rule(part)) for key, rule in candidates.items()}
         row["stack"] = scores(part, p_stack)
         row["stack_ece"] = reliability(part.truth, p_stack)[0]
@@ -184,7 +191,8 @@ def main() -> None:
                                           if isinstance(value, dict))
               + f"  ECE {row['stack_ece']:.2%}", flush=True)
     pooled_truth = np.concatenate([part.truth for part in sets])
-    report["pooled_ece"] = reliability(pooled_truth, np.concatenate(stacked))[0]
+    report["pooled_ece"] = reliability(pooled_truth, np.concatenate(stacked[:len(sets)]))[0]
+    report["measured_only"] = args.measure
     print(f"weights (fitted on every set): {weights}; pooled ECE, cross-fitted: {report['pooled_ece']:.2%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
