@@ -15,13 +15,7 @@ import argparse
 import numpy as np
 
 from export.second_opinion import PEER_DIR
-
-
-def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float]:
-    """(balanced, women, men) accuracy where NaN (no face) is wrong."""
-    said_male = np.where(np.isnan(p_male), ~truth, p_male >= 0.5)
-    women, men = float(np.mean(~said_male[~truth])), float(np.mean(said_male[truth]))
-    return (women + men) / 2, women, men
+from export.stack import balanced
 
 
 def main() -> None:

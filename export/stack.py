@@ -56,12 +56,13 @@ class StackWeights:
 
 @dataclass
 class SetLogits:
-    """One val part: truth and both members' log-odds for the faces found, and how many photos had none."""
+    """One val part: truth and both members' log-odds for the faces found, and the truth of the photos
+    without one (is male)."""
 
     truth: np.ndarray
     member: np.ndarray
     cydral: np.ndarray
-    no_face: int
+    no_face: np.ndarray
 
 
 def in_batches(function: Callable[[np.ndarray], np.ndarray], chips: np.ndarray) -> np.ndarray:
@@ -93,7 +94,7 @@ def set_logits(name: str, chips_dir: Path, detections: Path, member: ort.Inferen
         chips = centre_crop(data["chips"], int(data["margin"]))
         truth = data["labels"] == MALE
     with np.load(detections / f"{name}-val.npz") as data:
-        no_face = int(np.isnan(data["keypoints"][:, 0, 0]).sum())
+        no_face = data["labels"][np.isnan(data["keypoints"][:, 0, 0])] == MALE
     return SetLogits(truth, member_log_odds(member, chips), cydral_log_odds(cydral, chips, window), no_face)
 
 
@@ -141,15 +142,18 @@ def cross_fitted(sets: list[SetLogits]) -> list[np.ndarray]:
     return out
 
 
+def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float]:
+    """(balanced, women, men) accuracy where p_male NaN (no face) is wrong."""
+    said_male = np.where(np.isnan(p_male), ~truth, p_male >= 0.5)
+    women, men = float(np.mean(~said_male[~truth])), float(np.mean(said_male[truth]))
+    return (women + men) / 2, women, men
+
+
 def scores(part: SetLogits, p_male: np.ndarray) -> dict[str, float]:
-    """Women's, men's and balanced accuracy over every photo (no face: wrong)."""
-    male = part.truth
-    men_right, women_right = (p_male[male] >= 0.5).sum(), (p_male[~male] < 0.5).sum()
-    # Photos without a face are spread over the genders as the set's are.
-    men_total = male.sum() + part.no_face * male.mean()
-    women_total = (~male).sum() + part.no_face * (1 - male.mean())
-    women, men = float(women_right / women_total), float(men_right / men_total)
-    return {"women": women, "men": men, "balanced": (women + men) / 2}
+    """Women's, men's and balanced accuracy over every photo, those without a face counted wrong."""
+    truth = np.concatenate([part.truth, part.no_face])
+    overall, women, men = balanced(truth, np.concatenate([p_male, np.full(len(part.no_face), np.nan)]))
+    return {"women": women, "men": men, "balanced": overall}
 
 
 def main() -> None:

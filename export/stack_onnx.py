@@ -172,7 +172,7 @@ def parity(model_path: Path, member: ort.InferenceSession, cydral: ort.Inference
            weights: StackWeights, chips: np.ndarray, male_index: int) -> float:
     """Largest difference in p_male between the graph and export/stack.py's numpy reference."""
     part = SetLogits(np.zeros(len(chips), bool), member_log_odds(member, chips),
-                     cydral_log_odds(cydral, chips, window), 0)
+                     cydral_log_odds(cydral, chips, window), np.zeros(0, bool))
     expected = stacked_p(part, weights)
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     actual = session.run(None, {"chip": chips})[0][:, male_index]
