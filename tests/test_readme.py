@@ -45,7 +45,7 @@ def test_the_readme_test_command_installs_what_ci_installs():
 
     (install,) = [command for command in readme_commands() if "pip install" in command and "test" in command]
     assert extras(install) == extras((ROOT / ".ci" / "run").read_text(encoding="utf-8"))
-    assert {"test", "ray"} <= extras(install)
+    assert {"test", "ray", "docs"} <= extras(install)
 
 
 def test_each_readme_install_brings_exactly_one_onnxruntime():
