@@ -1,6 +1,6 @@
 """--device cuda against the CPU, on a machine with an NVIDIA GPU: images/s of `gendersort classify` on the
-README's three inputs (benchmarks/inputs.py), p_male photo by photo (the same within 1e-3), the first
-batch's cost, GPU memory, and the Ray engine with --device cuda on a one-node local cluster.
+three inputs of docs/benchmarks.md (benchmarks/inputs.py), p_male photo by photo (the same within 1e-3),
+the first batch's cost, GPU memory, and the Ray engine with --device cuda on a one-node local cluster.
 
 Not run yet: no GPU was lent to the sessions so far. benchmarks/cuda_check.sh sets a device machine up
 and runs this after the tests that need CUDA.

@@ -1,5 +1,6 @@
 """How `gendersort report` copes with a large run: its time, peak memory and page size, and how fast the
-page shows and redraws its cards in headless Chromium. The README's "Large reports" figures come from here.
+page shows and redraws its cards in headless Chromium. The "Large reports" figures of docs/commands.md
+come from here.
 
     python -m benchmarks.report_size                    # 5,000 rows: under a minute on 2 cores, inputs made
     python -m benchmarks.report_size --rows 20000 --opens 1 --out build/report-bench

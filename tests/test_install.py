@@ -61,7 +61,8 @@ def source(tmp_path_factory) -> Path:
 
 def test_each_documented_set_of_extras_resolves_to_exactly_one_onnxruntime(source, tmp_path):
     """What pip would install for the README's and CI's sets (resolved, not installed)."""
-    for extras, runtime in (("cpu,test,train,ray", "onnxruntime"), ("gpu,test,train,ray", "onnxruntime-gpu")):
+    for extras, runtime in (("cpu,test,train,ray,docs", "onnxruntime"),
+                            ("gpu,test,train,ray,docs", "onnxruntime-gpu")):
         report = tmp_path / f"{extras}.json"
         pip(Path(sys.executable), "install", "--dry-run", "--ignore-installed", "--report", report,
             f"{source}[{extras}]")

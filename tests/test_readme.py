@@ -1,5 +1,6 @@
 """The README's two commands as a newcomer meets them: the test command says why tests were skipped, CI runs
-that very command, and the first command's output stays out of `git status`."""
+that very command, the first command's output stays out of `git status`, and the docs' Getting started
+quotes both and what the first writes."""
 
 from __future__ import annotations
 
@@ -13,10 +14,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def readme_commands() -> list[str]:
-    """The shell commands of the README's first code block, split at &&."""
-    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S).group(1)
+GETTING_STARTED = ROOT / "docs" / "getting-started.md"
+
+
+def first_commands(page: Path) -> list[str]:
+    """The shell commands of a page's first code block, split at &&."""
+    block = re.search(r"```bash\n(.*?)```", page.read_text(encoding="utf-8"), re.S).group(1)
     return [command.strip() for line in block.splitlines() for command in line.split("&&")]
+
+
+def readme_commands() -> list[str]:
+    return first_commands(ROOT / "README.md")
+
+
+def test_getting_started_quotes_the_readmes_two_commands():
+    assert first_commands(GETTING_STARTED) == readme_commands()
 
 
 def test_the_readme_test_command_lists_the_skip_reasons_and_ci_runs_it():
@@ -33,7 +45,7 @@ def test_the_readme_test_command_installs_what_ci_installs():
 
     (install,) = [command for command in readme_commands() if "pip install" in command and "test" in command]
     assert extras(install) == extras((ROOT / ".ci" / "run").read_text(encoding="utf-8"))
-    assert {"test", "ray"} <= extras(install)
+    assert {"test", "ray", "docs"} <= extras(install)
 
 
 def test_each_readme_install_brings_exactly_one_onnxruntime():
@@ -53,8 +65,8 @@ def test_the_first_commands_results_csv_is_ignored_by_git():
     assert subprocess.run(["git", "check-ignore", "--quiet", output], cwd=ROOT).returncode == 0
 
 
-def test_the_readme_says_what_the_first_command_writes_for_the_example_folder(tmp_path):
-    """The README quotes the example folder's rows (label and p_male); they must be what classify writes."""
+def test_getting_started_says_what_the_first_command_writes_for_the_example_folder(tmp_path):
+    """Getting started quotes the example folder's rows (label and p_male): what classify writes."""
     import csv
 
     from typer.testing import CliRunner
@@ -66,7 +78,7 @@ def test_the_readme_says_what_the_first_command_writes_for_the_example_folder(tm
     result = CliRunner().invoke(app, ["classify", examples, "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     rows = {Path(row["path"]).name: row for row in csv.DictReader(out.open())}
-    said = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split("## Commands")[0].split())
+    said = " ".join(GETTING_STARTED.read_text(encoding="utf-8").split())
     woman, man = rows["astronaut.jpg"], rows["camera.jpg"]
     assert (woman["label"], man["label"], rows["chelsea.jpg"]["status"]) == ("female", "male", "no_face")
     assert f"`female` with p_male {float(woman['p_male']):.3f}" in said

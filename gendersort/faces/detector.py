@@ -31,7 +31,7 @@ from gendersort.models.session import MODELS_DIR, OnnxModel
 from gendersort.photos.imaging import Photo
 
 DETECTOR_PATH = MODELS_DIR / "face_detector.onnx"
-# Measured defaults (README, "Face detection"): see benchmarks/detection_rate.py.
+# Measured defaults (docs/how-it-works.md, "Face detection"): see benchmarks/detection_rate.py.
 SCORE_THRESHOLD = 0.4
 MIN_FACE_SIZE = 12.0
 PAD_FRACTION = 0.5
@@ -194,7 +194,7 @@ class FaceDetector:
 
     def turned_look(self, photo: Photo, main_only: bool) -> list[Face]:
         """The padded whole photo turned by each of TURNED_LOOK_DEGREES, in one batch: BlazeFace misses
-        tilted and turned heads it finds once the view is turned (README, "Face detection")."""
+        tilted and turned heads it finds once the view is turned (docs/how-it-works.md, "Face detection")."""
         if not self.turned_look_degrees:
             return []
         matrices = [turned_view_matrix(photo.full_size, angle, self.pad_fraction, self.input_size)

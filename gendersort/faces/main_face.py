@@ -4,7 +4,7 @@
 the photo's edge, can have the larger box. A face's prominence is the area of its box that lies inside the
 photo, weighted by the square of the share of the box inside (a face cut in half counts an eighth of its
 size), down with its distance from the photo's centre, and by the detector's confidence. How the weights were
-chosen, on composites made from val photos: benchmarks/main_face.py and README, "The main face".
+chosen, on composites made from val photos: benchmarks/main_face.py and docs/how-it-works.md, "The main face".
 """
 
 from __future__ import annotations
