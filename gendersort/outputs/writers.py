@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import TextIO
 
 from gendersort.errors import BadOptionError, FatalError
+from gendersort.outputs.csv_text import checked_records, csv_dict_writer
 from gendersort.outputs.results import COLUMNS
 
 PARQUET = "parquet"
@@ -83,7 +84,7 @@ class RowWriter:
     def __init__(self, stream: TextIO, fmt: str, write_header: bool,
                  columns: tuple[str, ...] = COLUMNS) -> None:
         self.stream = stream
-        self.csv = csv.DictWriter(stream, columns, lineterminator="\n") if fmt == "csv" else None
+        self.csv = csv_dict_writer(stream, columns) if fmt == "csv" else None
         self.file_descriptor = regular_file_descriptor(stream)  # pipes and terminals cannot be fsynced
         self.last_sync = time.monotonic()
         if self.csv and write_header:
@@ -120,7 +121,8 @@ def read_rows(path: Path, fmt: str, columns: tuple[str, ...] = COLUMNS) -> list[
     if fmt == "jsonl":
         return [parse_json_line(path, number, line)
                 for number, line in enumerate(complete.splitlines(), 1) if line.strip()]
-    records = list(csv.reader(io.StringIO(complete, newline="")))
+    reader = csv.reader(io.StringIO(complete, newline=""))
+    records = list(checked_records(reader, path, reader))
     if not records:
         return []
     if tuple(records[0]) != columns:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
+from gendersort.outputs.csv_text import csv_writer
 from gendersort.outputs.results import NO_FACE, OK, ImageResult
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
@@ -85,7 +85,7 @@ class Evaluation:
 
 def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
     with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csv_writer(stream)
         writer.writerow(MISCLASSIFIED_COLUMNS)
         writer.writerows((miss.path, miss.truth, miss.predicted,
                           "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)

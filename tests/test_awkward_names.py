@@ -1,0 +1,54 @@
+"""File names that are legal but awkward (a carriage return, bytes that are not UTF-8, control characters):
+every output keeps them apart and reads them back as the same file, and no terminal line shows them raw."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gendersort.cli import app
+from tests.conftest import FIXTURES
+
+
+def gendersort(*arguments: object):
+    return CliRunner().invoke(app, [str(argument) for argument in arguments])
+
+
+def labels_for(path: Path, photos: list[Path], truth: str = "female") -> Path:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
+        writer = csv.writer(stream, quoting=csv.QUOTE_ALL)
+        writer.writerow(["path", "label"])
+        writer.writerows([str(photo), truth] for photo in photos)
+    return path
+
+
+def test_a_carriage_return_in_a_name_stays_in_one_csv_row(tmp_path):
+    """Finding 6 of #23: the results CSV and the sort manifest quote it; --resume keeps the row, a rerun of
+    sort sorts nothing twice, and evaluate --results matches the photo."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = folder / "a\rb.png"
+    shutil.copy(FIXTURES / "astronaut.png", photo)
+    out = tmp_path / "results.csv"
+    assert gendersort("classify", folder, "--out", out, "--device", "cpu", "--quiet").exit_code == 0
+    with open(out, newline="", encoding="utf-8") as stream:
+        assert [row["path"] for row in csv.DictReader(stream)] == [str(photo)]
+    assert out.read_bytes().endswith(b"\n") and b"\r\n" not in out.read_bytes()
+
+    resumed = gendersort("classify", folder, "--out", out, "--device", "cpu", "--resume")
+    assert resumed.exit_code == 0 and "1 file already done" in resumed.stderr, resumed.output
+
+    scored = gendersort("evaluate", "--labels", labels_for(tmp_path / "labels.csv", [photo]), "--results", out)
+    assert scored.exit_code == 0 and "scored: 1 of 1" in scored.stdout, scored.output
+
+    dest = tmp_path / "sorted"
+    assert gendersort("sort", folder, dest, "--device", "cpu", "--quiet").exit_code == 0
+    rerun = gendersort("sort", folder, dest, "--device", "cpu")
+    assert rerun.exit_code == 0 and "1 sorted before" in rerun.stderr, rerun.output
+    assert sorted(os.listdir(dest / "female")) == ["a\rb.png"]
