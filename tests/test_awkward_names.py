@@ -44,7 +44,8 @@ def test_a_carriage_return_in_a_name_stays_in_one_csv_row(tmp_path):
     resumed = gendersort("classify", folder, "--out", out, "--device", "cpu", "--resume")
     assert resumed.exit_code == 0 and "1 file already done" in resumed.stderr, resumed.output
 
-    scored = gendersort("evaluate", "--labels", labels_for(tmp_path / "labels.csv", [photo]), "--results", out)
+    labels = labels_for(tmp_path / "labels.csv", [photo])
+    scored = gendersort("evaluate", "--labels", labels, "--results", out)
     assert scored.exit_code == 0 and "scored: 1 of 1" in scored.stdout, scored.output
 
     dest = tmp_path / "sorted"
@@ -52,3 +53,25 @@ def test_a_carriage_return_in_a_name_stays_in_one_csv_row(tmp_path):
     rerun = gendersort("sort", folder, dest, "--device", "cpu")
     assert rerun.exit_code == 0 and "1 sorted before" in rerun.stderr, rerun.output
     assert sorted(os.listdir(dest / "female")) == ["a\rb.png"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow (the parquet extra)")
+def test_parquet_tells_a_non_utf8_name_from_its_escape(tmp_path):
+    """Finding 7 of #23: `bad<ff><fe>.png` and a file really named `bad\\xff\\xfe.png` get a path each, and
+    --resume and evaluate --results find both."""
+    import pyarrow.dataset as pads
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos = [folder / os.fsdecode(name) for name in (b"bad\xff\xfe.png", b"bad\\xff\\xfe.png")]
+    for photo in photos:
+        shutil.copy(FIXTURES / "astronaut.png", photo)
+    out = tmp_path / "results.parquet"
+    assert gendersort("classify", folder, "--out", out, "--device", "cpu", "--quiet").exit_code == 0
+    written = pads.dataset(out, format="parquet").to_table().column("path").to_pylist()
+    assert len(set(written)) == 2, written
+
+    resumed = gendersort("classify", folder, "--out", out, "--device", "cpu", "--resume")
+    assert resumed.exit_code == 0 and "2 files already done" in resumed.stderr, resumed.output
+    scored = gendersort("evaluate", "--labels", labels_for(tmp_path / "labels.csv", photos), "--results", out)
+    assert scored.exit_code == 0 and "scored: 2 of 2" in scored.stdout, scored.output
