@@ -36,6 +36,7 @@ from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.photos.walk import FoundFile, check_paths_exist, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
+from gendersort.printable import echo, printable
 from gendersort.progress import progress
 from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
 from gendersort.review.labelled_command import evaluate_labels
@@ -68,7 +69,7 @@ class Commands(TyperGroup):
             except BrokenPipeError:
                 raise  # the reader went away (| head): typer exits quietly
             except (FatalError, OSError) as error:
-                typer.echo(f"gendersort: error: {error}", err=True)
+                echo(f"gendersort: error: {error}", err=True)
                 raise typer.Exit(EXIT_FATAL) from None
 
 
@@ -78,7 +79,7 @@ def usage_errors_exit_1() -> Iterator[None]:
         yield
     except UsageError as error:
         error.exit_code = EXIT_FATAL
-        error.message = plain_usage_message(error.message)
+        error.message = printable(plain_usage_message(error.message))
         raise
 
 
@@ -138,7 +139,7 @@ def note_device(analyzer: FaceAnalyzer, device: Device, quiet: bool) -> None:
 
 def note(message: str, quiet: bool) -> None:
     if not quiet:
-        tqdm.write(message, file=sys.stderr)
+        tqdm.write(printable(message), file=sys.stderr)
 
 
 @app.command()
@@ -258,7 +259,7 @@ def sort(
         if placement.destination is None:
             note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
         elif dry_run:
-            typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
+            echo(f"{placement.action} {placement.source} -> {placement.destination}")
     folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
          f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
@@ -285,7 +286,7 @@ def predict(
     for result in results:
         errors += result.status == ERROR
         for sentence in describe(result):
-            typer.echo(sentence)
+            echo(sentence)
     raise typer.Exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
 
 
@@ -348,7 +349,7 @@ def evaluate(
     outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
     labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
     evaluation = Evaluation.of(labelled)
-    typer.echo(evaluation_report(evaluation))
+    echo(evaluation_report(evaluation))
     if misclassified:
         evaluation.write_misclassified(misclassified)
     if report:

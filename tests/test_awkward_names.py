@@ -75,3 +75,23 @@ def test_parquet_tells_a_non_utf8_name_from_its_escape(tmp_path):
     assert resumed.exit_code == 0 and "2 files already done" in resumed.stderr, resumed.output
     scored = gendersort("evaluate", "--labels", labels_for(tmp_path / "labels.csv", photos), "--results", out)
     assert scored.exit_code == 0 and "scored: 2 of 2" in scored.stdout, scored.output
+
+
+def test_control_characters_never_reach_the_terminal_raw(tmp_path):
+    """Finding 11 of #23: a file name and a --by value holding a terminal's escape sequence are shown
+    escaped, in the per-file error lines, the evaluation's table and a dry run's plan alike."""
+    sequence = "\x1b]0;owned\x07"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    broken = folder / f"evil{sequence}.jpg"
+    broken.write_bytes(b"not a photo")
+    shutil.copy(FIXTURES / "astronaut.png", folder / "astronaut.png")
+    out = tmp_path / "results.csv"
+    classified = gendersort("classify", folder, "--out", out, "--device", "cpu")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"path,label,camera\n{folder / 'astronaut.png'},female,{sequence}\n", encoding="utf-8")
+    scored = gendersort("evaluate", "--labels", labels, "--results", out, "--by", "camera")
+    planned = gendersort("sort", folder, tmp_path / "sorted", "--dry-run", "--device", "cpu")
+    for result in (classified, scored, planned):
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        assert "\\x1b]0;owned\\x07" in result.output, result.output

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import typer
-
 from gendersort.outputs.writers import check_output
 from gendersort.photos.walk import check_paths_exist, found
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files
+from gendersort.printable import echo
 from gendersort.progress import progress
 from gendersort.review.audit_match import match
 from gendersort.review.audit_text import audit_report
@@ -37,7 +36,7 @@ def evaluate_labels(labels: Path, by: list[str], label_map: list[str], *, result
             check_output(str(written), overwrite=overwrite)
     rows = read_results(results) if results else classified(labelled, analyzer(), batch_size, workers, quiet)
     audit = LabelledAudit.of(labelled, groupings, match(labelled.photos, rows))
-    typer.echo(audit_report(audit))
+    echo(audit_report(audit))
     if json_out:
         audit.write_json(json_out, labels, results)
         note(f"wrote {json_out}")
