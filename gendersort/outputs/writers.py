@@ -190,7 +190,8 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
 def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> None:
     """The rule for every file a command writes, checked before anything slow (models) is loaded: an
     existing file is refused unless --overwrite (or, where a run can be finished, --resume) says what to
-    do with it, and so is one that a live run is writing. `resume=None`: the command cannot resume."""
+    do with it, and so is one that a live run is writing, or one whose folder does not exist.
+    `resume=None`: the command cannot resume."""
     if out == STDOUT:
         if resume:
             raise BadOptionError("--resume needs an output file, not stdout")
@@ -198,6 +199,9 @@ def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> No
     if resume and overwrite:
         raise BadOptionError("--resume and --overwrite contradict each other; choose one")
     path = Path(out)
+    if not path.parent.is_dir():
+        why = "is not a folder" if path.parent.exists() else "does not exist"
+        raise BadOptionError(f"cannot write {path}: the folder {path.parent} {why}")
     refuse_existing(path, overwrite, resume)
     OutputLock(path).check_free()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,14 @@ MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 
 
 def labelled_folders(root: str | Path) -> list[tuple[str, Path]]:
-    """(true label, folder) for root/female and root/male, those that exist; a root with neither is
-    refused here, before any model is loaded."""
+    """(true label, folder) for root's folders named female and male in any case (`Male/`, `FEMALE/`),
+    those that exist, in that order; a root with neither is refused here, before any model is loaded."""
     root = Path(root)
-    folders = [(label, root / label) for label in LABELS if (root / label).is_dir()]
+    folders = sorted((entry.name.lower(), Path(entry.path)) for entry in os.scandir(root)
+                     if entry.name.lower() in LABELS and entry.is_dir())
     if not folders:
-        raise BadOptionError(f"{root} has neither a male/ nor a female/ folder; evaluate needs such a tree")
+        raise BadOptionError(f"{root} has neither a male/ nor a female/ folder (in any case); evaluate needs "
+                             "such a tree, or a labels file: evaluate --labels labels.csv (path,label)")
     return folders
 
 

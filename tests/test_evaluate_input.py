@@ -1,0 +1,76 @@
+"""What `evaluate`, `report` and `classify` do with input a careful user gets wrong or a hostile one makes up
+(#23, findings 8 to 10 and 12): one line saying what is wrong and a non-zero exit, never a traceback, never
+a silent wrong figure; and input that is merely unusual (`Male/`, a `;` file, other column names) works."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gendersort.cli import app
+from tests.conftest import FIXTURES
+
+LABELS = FIXTURES / "labels.csv"
+
+
+def gendersort(*arguments: object, cwd: Path | None = None):
+    return CliRunner().invoke(app, [str(argument) for argument in arguments])
+
+
+def models_loaded(stderr: str) -> bool:
+    return bool(re.search(r"^device ", stderr, re.MULTILINE))
+
+
+def one_line_error(result, *words: str) -> str:
+    """The command failed with exit 1 and one line on stderr holding `words`, without a traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gendersort: error: "), result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def results_csv(tmp_path_factory) -> Path:
+    """The fixtures classified once, into CSV."""
+    out = tmp_path_factory.mktemp("run") / "results.csv"
+    result = gendersort("classify", FIXTURES, "--out", out, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def labelled_tree(tmp_path) -> Path:
+    tree = tmp_path / "tree"
+    (tree / "Female").mkdir(parents=True)
+    (tree / "MALE").mkdir()
+    shutil.copy(FIXTURES / "astronaut.png", tree / "Female")
+    shutil.copy(FIXTURES / "camera.png", tree / "MALE")
+    return tree
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_models_load(tmp_path, labelled_tree):
+    """Finding 10: each names the folder that is missing."""
+    missing = tmp_path / "nodir"
+    for arguments in (("classify", FIXTURES, "--out", missing / "x.csv"),
+                      ("evaluate", "--labels", LABELS, "--json", missing / "a.json"),
+                      ("evaluate", "--labels", LABELS, "--report", missing / "a.html"),
+                      ("evaluate", labelled_tree, "--misclassified", missing / "wrong.csv"),
+                      ("report", FIXTURES / "labels.csv", "--out", missing / "r.html")):
+        result = gendersort(*arguments, "--device", "cpu") if arguments[0] != "report" else gendersort(*arguments)
+        one_line_error(result, f"the folder {missing} does not exist")
+        assert not models_loaded(result.stderr)
+
+
+def test_a_labelled_tree_takes_its_folders_in_any_case_and_points_to_labels(tmp_path, labelled_tree):
+    """Finding 12: `Female/` and `MALE/` are read; a tree of neither points to --labels."""
+    result = gendersort("evaluate", labelled_tree, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0 and "photos with a face: 2" in result.stdout, result.output
+    (tmp_path / "empty").mkdir()
+    one_line_error(gendersort("evaluate", tmp_path / "empty"), "--labels")
