@@ -4,6 +4,7 @@ a silent wrong figure; and input that is merely unusual (`Male/`, a `;` file, ot
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ from tests.conftest import FIXTURES
 LABELS = FIXTURES / "labels.csv"
 
 
-def gendersort(*arguments: object, cwd: Path | None = None):
+def gendersort(*arguments: object):
     return CliRunner().invoke(app, [str(argument) for argument in arguments])
 
 
@@ -63,7 +64,8 @@ def test_an_output_in_a_missing_folder_is_refused_before_the_models_load(tmp_pat
                       ("evaluate", "--labels", LABELS, "--report", missing / "a.html"),
                       ("evaluate", labelled_tree, "--misclassified", missing / "wrong.csv"),
                       ("report", FIXTURES / "labels.csv", "--out", missing / "r.html")):
-        result = gendersort(*arguments, "--device", "cpu") if arguments[0] != "report" else gendersort(*arguments)
+        device = ("--device", "cpu") if arguments[0] != "report" else ()
+        result = gendersort(*arguments, *device)
         one_line_error(result, f"the folder {missing} does not exist")
         assert not models_loaded(result.stderr)
 
@@ -74,3 +76,43 @@ def test_a_labelled_tree_takes_its_folders_in_any_case_and_points_to_labels(tmp_
     assert result.exit_code == 0 and "photos with a face: 2" in result.stdout, result.output
     (tmp_path / "empty").mkdir()
     one_line_error(gendersort("evaluate", tmp_path / "empty"), "--labels")
+
+
+def rows_of(results: Path) -> list[dict[str, str]]:
+    with open(results, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def broken_results(folder: Path, results: Path, case: str) -> Path:
+    """The run's results with one thing wrong, as `case` names it."""
+    rows = rows_of(results)
+    first = next(row for row in rows if row["status"] == "ok")
+    if case.startswith("jsonl"):
+        lines = [json.dumps(row) for row in rows]
+        lines[-1] = "null" if case == "jsonl null" else lines[-1][: len(lines[-1]) // 2]
+        out = folder / "broken.jsonl"
+        out.write_text("\n".join(lines) + ("\n" if case == "jsonl null" else ""), encoding="utf-8")
+        return out
+    column, value = case.split("=")
+    first[column] = value
+    out = folder / "broken.csv"
+    with open(out, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    if case == "cut=mid-row":
+        out.write_text(out.read_text(encoding="utf-8") + f"{first['path']},ok,female,0.", encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("case", ["p_male=garbage", "face_index=x", "jsonl truncated", "jsonl null",
+                                  "p_male=nan", "p_male=1.7", "p_male=-3", "cut=mid-row", "status=done"])
+def test_a_results_row_no_run_writes_stops_evaluate_and_report_in_one_line(tmp_path, results_csv, case):
+    """Findings 8 and 9: a value classify never writes (or a row cut short) is named with its line; it is
+    neither a traceback nor a figure (p_male 0.0 for a cut row, "no face" for an unknown status)."""
+    broken = broken_results(tmp_path, results_csv, case)
+    value = case.split("=")[-1] if "=" in case and case != "cut=mid-row" else ""
+    scored = gendersort("evaluate", "--labels", LABELS, "--results", broken)
+    one_line_error(scored, str(broken), "line", value)
+    one_line_error(gendersort("report", broken, "--out", tmp_path / "r.html"), str(broken), "line", value)
+    assert not (tmp_path / "r.html").exists()
