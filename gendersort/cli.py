@@ -40,6 +40,7 @@ from gendersort.printable import echo, printable
 from gendersort.progress import progress
 from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
 from gendersort.review.labelled_command import evaluate_labels
+from gendersort.review.labels_file import LabelColumns
 from gendersort.review.sentences import describe
 from gendersort.review.wording import counted
 
@@ -292,6 +293,7 @@ def predict(
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(
         metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/... (or --labels).",
         show_default=False)] = None,
@@ -304,6 +306,10 @@ def evaluate(
     ] = None,
     label_map: Annotated[list[str] | None, typer.Option(metavar="MAPPING", show_default=False, help=(
         "With --labels: what other labels mean, e.g. 0=male,1=female (UTKFace)."))] = None,
+    path_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of paths.")
+                           ] = LabelColumns.path,
+    label_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of labels.")
+                            ] = LabelColumns.label,
     json_out: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE", show_default=False, help="With --labels: also write the figures as JSON.")
     ] = None,
@@ -331,15 +337,17 @@ def evaluate(
         if directory is not None:
             raise BadOptionError("give DIR or --labels FILE, not both")
         complete = evaluate_labels(
-            labels, by or [], label_map or [], results=results, json_out=json_out,
-            misclassified=misclassified, report=report, overwrite=overwrite, quiet=quiet,
+            labels, by or [], label_map or [], columns=LabelColumns(path_column, label_column),
+            results=results, json_out=json_out, misclassified=misclassified, report=report,
+            overwrite=overwrite, quiet=quiet, model=model.value if given(ctx, "model") else None,
             analyzer=lambda: load_models(device, quiet, workers, model), batch_size=batch_size,
             workers=workers, note=partial(note, quiet=quiet))
         raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
     if directory is None:
         raise BadOptionError("evaluate needs DIR (a male/ and female/ tree) or --labels FILE")
-    if by or results or label_map or json_out:
-        raise BadOptionError("--by, --results, --label-map and --json go with --labels FILE, not DIR")
+    if by or results or label_map or json_out or given(ctx, "path_column") or given(ctx, "label_column"):
+        raise BadOptionError("--by, --results, --label-map, --json, --path-column and --label-column go with "
+                             "--labels FILE, not DIR")
     check_paths_exist([directory])
     folders = labelled_folders(directory)
     for written in (misclassified, report):
@@ -361,6 +369,12 @@ def evaluate(
         write_report(rows, report, evaluation=EvaluationSummary(evaluation.metrics, wrong))
         note(f"wrote {report}", quiet)
     raise typer.Exit(EXIT_FILE_ERRORS if evaluation.errors else EXIT_OK)
+
+
+def given(ctx: typer.Context, option: str) -> bool:
+    """Whether the command line named the option (not merely left it at its default)."""
+    source = ctx.get_parameter_source(option)
+    return source is not None and source.name != "DEFAULT"
 
 
 def evaluation_report(evaluation: Evaluation) -> str:

@@ -116,3 +116,67 @@ def test_a_results_row_no_run_writes_stops_evaluate_and_report_in_one_line(tmp_p
     one_line_error(scored, str(broken), "line", value)
     one_line_error(gendersort("report", broken, "--out", tmp_path / "r.html"), str(broken), "line", value)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_labels_file_python_cannot_parse_or_that_names_a_column_twice_is_refused(tmp_path, results_csv):
+    """Findings 8 and 9: a field over the csv module's 128 KB limit is a one-line error, and so is a header
+    `path,label,label` (the last column won, silently)."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"path,label\n{FIXTURES / 'astronaut.png'},{'x' * 200_000}\n", encoding="utf-8")
+    one_line_error(gendersort("evaluate", "--labels", huge, "--results", results_csv), "line 2", "field")
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"path,label,label\n{FIXTURES / 'astronaut.png'},female,male\n", encoding="utf-8")
+    one_line_error(gendersort("evaluate", "--labels", twice, "--results", results_csv),
+                   "2 columns named 'label'")
+
+
+def test_results_of_another_model_than_the_one_asked_for_are_refused(results_csv):
+    """Finding 9: --model open on the default model's results is an error; without --model they are
+    scored, their model named."""
+    one_line_error(gendersort("evaluate", "--labels", LABELS, "--results", results_csv, "--model", "open"),
+                   "holds rows of model", "--model open")
+    scored = gendersort("evaluate", "--labels", LABELS, "--results", results_csv)
+    assert scored.exit_code == 0, scored.output
+
+
+def test_a_labels_file_of_other_columns_semicolons_and_unlabelled_rows(tmp_path, results_csv):
+    """Finding 12: --path-column and --label-column name its columns, `;` is read from its header, and a
+    row without a label is passed over and counted."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"file;gender;age\n{FIXTURES / 'astronaut.png'};female;38\n"
+                      f"{FIXTURES / 'camera.png'};;30\n", encoding="utf-8")
+    result = gendersort("evaluate", "--labels", labels, "--results", results_csv, "--path-column", "file",
+                        "--label-column", "gender", "--by", "age", "--json", tmp_path / "audit.json")
+    assert result.exit_code == 0, result.output
+    assert "scored: 1 of 1" in result.stdout and "without a label (passed over): 1" in result.stdout
+    document = json.loads((tmp_path / "audit.json").read_text(encoding="utf-8"))
+    assert document["unscored"]["labels_without_label"] == 1
+
+
+def test_paths_that_are_not_there_are_said_before_the_models_load(tmp_path, results_csv):
+    """Finding 12: Windows paths (or paths relative to another folder) that name no photo stop the run with
+    a hint, before any model loads; with --results, nothing matched says why."""
+    windows = tmp_path / "labels.csv"
+    windows.write_text("path,label\nphotos\\astronaut.png,female\nphotos\\camera.png,male\n",
+                       encoding="utf-8")
+    result = gendersort("evaluate", "--labels", windows, "--device", "cpu")
+    one_line_error(result, "none of the 2 photos", str(tmp_path), "\\ as /")
+    assert not models_loaded(result.stderr)
+    one_line_error(gendersort("evaluate", "--labels", windows, "--results", results_csv),
+                   "none of the 2 labelled photos has a row", "astronaut.png")
+
+
+def test_relative_paths_of_results_are_found_from_another_folder(tmp_path, monkeypatch):
+    """Finding 12: classify run in project/ wrote photos/...; evaluate --results and report, run from its
+    parent, read them from the results file's folder (the cards get their previews)."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES, project / "photos", ignore=shutil.ignore_patterns("*.csv", "*.jpg"))
+    shutil.copy(LABELS, project / "photos" / "labels.csv")
+    monkeypatch.chdir(project)
+    assert gendersort("classify", "photos", "--out", "results.csv", "--device", "cpu", "-q").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    labels = project / "photos" / "labels.csv"
+    scored = gendersort("evaluate", "--labels", labels, "--results", "project/results.csv")
+    assert scored.exit_code == 2 and "scored: 3 of 4" in scored.stdout, scored.output  # no tilted_face.jpg
+    reported = gendersort("report", "project/results.csv", "--out", "report.html")
+    assert reported.exit_code == 0 and ", 0 without a preview" in reported.stderr, reported.output

@@ -40,7 +40,8 @@ def csv_dict_writer(stream: TextIO, columns: Sequence[str]) -> csv.DictWriter:
 
 
 def checked_records(records: Iterable[T], path: str | Path, reader: Any) -> Iterator[T]:
-    """The records of a csv reader; what the csv module cannot parse (a field past its size limit, a
+    """The records of a csv reader (`reader`, the csv.reader under them, counts the lines: a DictReader's
+    own count lags a record behind); what the csv module cannot parse (a field past its size limit, a
     stray NUL) is a FatalError naming the file and line, not a traceback."""
     try:
         yield from records

@@ -54,7 +54,10 @@ def unscored_lines(audit: LabelledAudit) -> list[str]:
         ([f"{row.path}: {row.error}" for row in audit.unreadable],
          "photos that could not be read (counted wrong)"),
     ]
-    return [f"{what}: {len(paths)}, e.g. {'; '.join(paths[:EXAMPLES])}" for paths, what in kinds if paths]
+    lines = [f"{what}: {len(paths)}, e.g. {'; '.join(paths[:EXAMPLES])}" for paths, what in kinds if paths]
+    if audit.labels.without_label:
+        lines.append(f"rows of the labels file without a label (passed over): {audit.labels.without_label}")
+    return lines
 
 
 def audit_report(audit: LabelledAudit) -> str:

@@ -105,6 +105,7 @@ class LabelledAudit:
                 "duplicate_results": self.matched.duplicates,
                 "duplicate_labels": [{"path": path, "rows": rows, "labels_differ": differ}
                                      for path, (rows, differ) in self.labels.duplicates.items()],
+                "labels_without_label": self.labels.without_label,
             },
         }
 

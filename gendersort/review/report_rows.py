@@ -137,7 +137,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
                     yield f"line {number}", _json_record(path, number, line)
             return
         reader = csv.DictReader(handle)
-        for record in checked_records(reader, path, reader):
+        for record in checked_records(reader, path, reader.reader):
             if None in record or None in record.values():
                 few = None in record.values()
                 raise FatalError(f"{path}, line {reader.line_num}: {'fewer' if few else 'more'} fields than "
