@@ -180,3 +180,36 @@ def test_relative_paths_of_results_are_found_from_another_folder(tmp_path, monke
     assert scored.exit_code == 2 and "scored: 3 of 4" in scored.stdout, scored.output  # no tilted_face.jpg
     reported = gendersort("report", "project/results.csv", "--out", "report.html")
     assert reported.exit_code == 0 and ", 0 without a preview" in reported.stderr, reported.output
+
+
+def test_undecodable_values_and_unusual_digits_reach_the_report_escaped(tmp_path, results_csv):
+    """Finding 8: a --by value and a model_version that are not UTF-8, and a value `10²` (a digit, but no
+    number), make a report and a table, not a traceback; the page shows the bytes as escapes."""
+    rows = rows_of(results_csv)
+    for row in rows:
+        row["model_version"] = "gender\udcff"
+    results = tmp_path / "results.csv"
+    with open(results, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
+        writer = csv.DictWriter(stream, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(b"path,label,camera\n" + f"{FIXTURES / 'astronaut.png'},female,".encode()
+                       + b"cam\xff\n" + f"{FIXTURES / 'camera.png'},male,10\u00b2\n".encode())
+    report = tmp_path / "audit.html"
+    result = gendersort("evaluate", "--labels", labels, "--results", results, "--by", "camera",
+                        "--report", report)
+    assert result.exit_code == 0, result.output
+    assert "cam\\xff" in result.stdout and "10\u00b2" in result.stdout and "gender\\xff" in result.stdout
+    page = report.read_text(encoding="utf-8")
+    assert "cam\\xff" in page and "gender\\xff" in page
+
+
+def test_a_file_written_whole_leaves_nothing_when_its_writing_fails(tmp_path):
+    """Finding 8: what failed midway (here text no encoding takes) leaves neither the file nor a part of
+    it, so the rerun is not refused as overwriting it."""
+    from gendersort.outputs.whole_files import write_whole
+
+    with pytest.raises(UnicodeEncodeError):
+        write_whole(tmp_path / "report.html", "<html>\ud800")
+    assert list(tmp_path.iterdir()) == []

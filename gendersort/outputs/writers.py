@@ -25,6 +25,7 @@ from typing import TextIO
 from gendersort.errors import BadOptionError, FatalError
 from gendersort.outputs.csv_text import checked_records, csv_dict_writer
 from gendersort.outputs.results import COLUMNS
+from gendersort.outputs.whole_files import ENCODING, write_whole
 
 PARQUET = "parquet"
 FORMATS = ("csv", "jsonl", PARQUET)
@@ -32,8 +33,6 @@ ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos 
 PARQUET_HINT = "pip install 'gendersort[parquet]'"
 STDOUT = "-"
 SYNC_INTERVAL_S = 1.0
-# Files are written as UTF-8; names that are not valid UTF-8 keep their bytes (and read back the same).
-ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 Row = dict[str, object]
 
@@ -140,12 +139,9 @@ def parse_json_line(path: Path, number: int, line: str) -> Row:
 
 def rewrite(path: Path, fmt: str, rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> None:
     """Replace a results file with these rows, atomically: a crash leaves either the old or the new file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="", **ENCODING) as stream:
-        writer = RowWriter(stream, fmt, write_header=True, columns=columns)
-        writer.write(rows)
-        writer.flush(sync=True)
-    os.replace(temporary, path)
+    text = io.StringIO(newline="")
+    RowWriter(text, fmt, write_header=True, columns=columns).write(rows)
+    write_whole(path, text.getvalue())
 
 
 @contextmanager

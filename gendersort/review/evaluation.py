@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
 from gendersort.outputs.csv_text import csv_writer
 from gendersort.outputs.results import NO_FACE, OK, ImageResult
+from gendersort.outputs.whole_files import write_whole
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_paths
@@ -87,11 +89,12 @@ class Evaluation:
 
 
 def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
-        writer = csv_writer(stream)
-        writer.writerow(MISCLASSIFIED_COLUMNS)
-        writer.writerows((miss.path, miss.truth, miss.predicted,
-                          "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
+    text = io.StringIO()
+    writer = csv_writer(text)
+    writer.writerow(MISCLASSIFIED_COLUMNS)
+    writer.writerows((miss.path, miss.truth, miss.predicted,
+                      "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
+    write_whole(path, text.getvalue())
 
 
 def label_of(is_male: bool) -> str:

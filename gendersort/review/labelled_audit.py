@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gendersort.outputs.results import ERROR, OK
+from gendersort.outputs.whole_files import write_whole
 from gendersort.review.audit import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
 from gendersort.review.audit_match import Matched
 from gendersort.review.evaluation import Miss
@@ -112,4 +113,4 @@ class LabelledAudit:
     def write_json(self, out: Path, labels_path: Path, results_path: Path | None) -> None:
         text = json.dumps(self.document(labels_path, results_path), indent=2, allow_nan=False,
                           ensure_ascii=False)
-        out.write_text(text + "\n", encoding="utf-8", errors="surrogateescape")
+        write_whole(out, text + "\n")

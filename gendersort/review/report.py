@@ -20,6 +20,8 @@ from typing import Any
 from PIL import Image
 
 from gendersort.labels import UNKNOWN
+from gendersort.outputs.whole_files import write_whole
+from gendersort.printable import printable
 from gendersort.review.report_groups import GroupView, filters_html, groups_html
 from gendersort.review.report_page import render_page
 from gendersort.review.report_rows import ResultRow, as_rows, read_results
@@ -203,5 +205,5 @@ def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: Evaluati
         {"rows": cards(results), "misclassified": cards(wrong),
          "thumbs": [thumbnails[path].data_uri for path in readable]},
     )
-    Path(out_html).write_text(page, encoding="utf-8")
+    write_whole(out_html, printable(page))  # a name's undecodable bytes as \\x escapes: the page is UTF-8
     return summary
