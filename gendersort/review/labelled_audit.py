@@ -31,7 +31,8 @@ RULES = {"every_photo_counts": "a photo without a face, or unreadable, counts as
          "confusion_with_no_answer": "rows: true female, male; columns: predicted female, male, no face, "
                                      "unreadable",
          "interval": INTERVAL, "z": Z95, "small_group": f"fewer than {SMALL_GROUP} photos: not ranked",
-         "worst": "the lowest balanced accuracy among the groups not too small"}
+         "worst": "the lowest balanced accuracy among the groups not too small, when below another of "
+                  "them; null when none is"}
 
 
 @dataclass
@@ -61,7 +62,7 @@ class LabelledAudit:
 
     @property
     def worst_groups(self) -> dict[str, str | None]:
-        """Each column's worst group by name (None: no group large enough to rank)."""
+        """Each column's worst group by name (None: no ranked group scores below another, audit.no_worst)."""
         return {column: (score.group if (score := worst(scores)) else None)
                 for column, scores in self.columns.items()}
 
