@@ -458,6 +458,9 @@ def report(
                            track=lambda thumbnails, count: progress(thumbnails, quiet, total=count))
     note(f"{out}: {summary.rows} rows, {summary.images} photos, "
          f"{summary.unreadable_images} without a preview", quiet)
+    if summary.images and summary.unreadable_images == summary.images:
+        note(f"no photo could be opened, e.g. {summary.first_unreadable}; relative paths are read from the "
+             f"current folder, or else from the folder of {results}", quiet)
 
 
 @app.command()

@@ -180,6 +180,10 @@ def test_relative_paths_of_results_are_found_from_another_folder(tmp_path, monke
     assert scored.exit_code == 2 and "scored: 3 of 4" in scored.stdout, scored.output  # no tilted_face.jpg
     reported = gendersort("report", "project/results.csv", "--out", "report.html")
     assert reported.exit_code == 0 and ", 0 without a preview" in reported.stderr, reported.output
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(project / "results.csv", tmp_path / "elsewhere")
+    lost = gendersort("report", "elsewhere/results.csv", "--out", "lost.html")
+    assert lost.exit_code == 0 and "no photo could be opened, e.g. photos/" in lost.stderr, lost.output
 
 
 def test_undecodable_values_and_unusual_digits_reach_the_report_escaped(tmp_path, results_csv):

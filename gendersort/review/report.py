@@ -64,6 +64,7 @@ class ReportSummary:
     faces: int
     by_category: dict[str, int]
     unreadable_images: int
+    first_unreadable: str = ""  # "path: why", of the first photo without a preview
 
 
 def _thumbnails(paths: list[str], size: int, track: Track) -> dict[str, Thumbnail | str]:
@@ -125,6 +126,8 @@ def summarize(rows: Sequence[ResultRow], thumbnails: Mapping[str, Thumbnail | st
         faces=sum({row.path: row.faces or 0 for row in rows}.values()),  # `--faces all` repeats the count
         by_category={category: counts.get(category, 0) for category in CATEGORIES},
         unreadable_images=sum(isinstance(thumbnail, str) for thumbnail in thumbnails.values()),
+        first_unreadable=next((f"{path}: {thumbnail}" for path, thumbnail in thumbnails.items()
+                               if isinstance(thumbnail, str)), ""),
     )
 
 
