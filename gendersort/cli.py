@@ -357,7 +357,7 @@ def evaluate(
     outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
     labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
     evaluation = Evaluation.of(labelled)
-    echo(evaluation_report(evaluation))
+    echo(evaluation.report())
     if misclassified:
         evaluation.write_misclassified(misclassified)
     if report:
@@ -375,27 +375,6 @@ def given(ctx: typer.Context, option: str) -> bool:
     """Whether the command line named the option (not merely left it at its default)."""
     source = ctx.get_parameter_source(option)
     return source is not None and source.name != "DEFAULT"
-
-
-def evaluation_report(evaluation: Evaluation) -> str:
-    metrics = evaluation.metrics
-    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-    lines = [
-        f"photos with a face: {metrics['n']} (no face: {len(evaluation.no_face)}, "
-        f"unreadable: {len(evaluation.errors)})",
-        *(f"{name:<18} {metrics[key]:.4f}" for name, key in (
-            ("accuracy", "accuracy"), ("precision (male)", "precision"), ("recall (male)", "recall"),
-            ("F1 (male)", "f1"), ("balanced accuracy", "balanced_accuracy"), ("ROC AUC", "roc_auc"))),
-        "confusion matrix (rows: truth, columns: predicted)",
-        f"{'':>10} {'female':>8} {'male':>8}",
-        f"{'female':>10} {tn:>8} {fp:>8}",
-        f"{'male':>10} {fn:>8} {tp:>8}",
-        f"misclassified: {len(evaluation.misclassified)}",
-        *(f"  {miss.path}: {miss.truth}, predicted {miss.predicted} (p_male {miss.p_male:.4f})"
-          for miss in evaluation.misclassified),
-        *(f"  unreadable: {path}: {error}" for path, error in evaluation.errors),
-    ]
-    return "\n".join(lines)
 
 
 @app.command()

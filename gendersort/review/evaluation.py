@@ -87,6 +87,27 @@ class Evaluation:
     def write_misclassified(self, path: str | Path) -> None:
         write_misclassified(self.misclassified, path)
 
+    def report(self) -> str:
+        """What `evaluate DIR` prints: the counts, the figures, the confusion matrix, the misclassified."""
+        metrics = self.metrics
+        (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+        lines = [
+            f"photos with a face: {metrics['n']} (no face: {len(self.no_face)}, "
+            f"unreadable: {len(self.errors)})",
+            *(f"{name:<18} {metrics[key]:.4f}" for name, key in (
+                ("accuracy", "accuracy"), ("precision (male)", "precision"), ("recall (male)", "recall"),
+                ("F1 (male)", "f1"), ("balanced accuracy", "balanced_accuracy"), ("ROC AUC", "roc_auc"))),
+            "confusion matrix (rows: truth, columns: predicted)",
+            f"{'':>10} {'female':>8} {'male':>8}",
+            f"{'female':>10} {tn:>8} {fp:>8}",
+            f"{'male':>10} {fn:>8} {tp:>8}",
+            f"misclassified: {len(self.misclassified)}",
+            *(f"  {miss.path}: {miss.truth}, predicted {miss.predicted} (p_male {miss.p_male:.4f})"
+              for miss in self.misclassified),
+            *(f"  unreadable: {path}: {error}" for path, error in self.errors),
+        ]
+        return "\n".join(lines)
+
 
 def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
     text = io.StringIO()
