@@ -164,6 +164,11 @@ def test_paths_that_are_not_there_are_said_before_the_models_load(tmp_path, resu
     assert not models_loaded(result.stderr)
     one_line_error(gendersort("evaluate", "--labels", windows, "--results", results_csv),
                    "none of the 2 labelled photos has a row", "astronaut.png")
+    mostly = tmp_path / "mostly.csv"
+    mostly.write_text(f"path,label\n{FIXTURES / 'astronaut.png'},female\nb.png,male\nc.png,male\n",
+                      encoding="utf-8")
+    warned = gendersort("evaluate", "--labels", mostly, "--device", "cpu")
+    assert warned.exit_code == 2 and "warning: 2 of the 3 photos" in warned.stderr, warned.output
 
 
 def test_relative_paths_of_results_are_found_from_another_folder(tmp_path, monkeypatch):
