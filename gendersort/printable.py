@@ -4,11 +4,14 @@ results (a name with `\\x1b]0;...\\x07` in it, bytes that are not UTF-8) are sho
 A raw control character would act on the terminal (retitle it, move the cursor, hide what follows); a
 byte that is not UTF-8 (held by surrogateescape) cannot be written to a UTF-8 stream or page at all.
 Line breaks and tabs between lines are kept: a multi-line report stays one, each of its lines escaped.
+A report page escapes its HTML and the data its script reads alike, so that a group's name in a filter
+matches the same name on a card.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import typer
 
@@ -27,6 +30,18 @@ def escape(character: str) -> str:
 def printable(text: str) -> str:
     """The text with its control characters and undecodable bytes as `\\xNN` escapes."""
     return SPECIAL.sub(lambda match: escape(match.group()), text)
+
+
+def printable_data(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, strings, numbers) with printable() strings, keys too: what a page's
+    script shows then matches its HTML, where the same value is printable() too."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(key): printable_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(item) for item in value]
+    return value
 
 
 def echo(text: str, err: bool = False) -> None:

@@ -211,7 +211,9 @@ def test_undecodable_values_and_unusual_digits_reach_the_report_escaped(tmp_path
     assert result.exit_code == 0, result.output
     assert "cam\\xff" in result.stdout and "10\u00b2" in result.stdout and "gender\\xff" in result.stdout
     page = report.read_text(encoding="utf-8")
-    assert "cam\\xff" in page and "gender\\xff" in page
+    assert '<option value="cam\\xff">' in page and "gender\\xff" in page
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', page).group(1))
+    assert {card["groups"]["camera"] for card in data["rows"]} == {"cam\\xff", "10\u00b2"}, "as the filter"
 
 
 def test_a_file_written_whole_leaves_nothing_when_its_writing_fails(tmp_path):
