@@ -59,9 +59,17 @@ class PartWriter:
 
 
 def arrow_rows(rows: list[Row]) -> pa.Table:
-    """The rows in RESULT_SCHEMA, each path as arrow_path writes it."""
-    return pa.Table.from_pylist([row | {"path": arrow_path(str(row["path"]))} for row in rows],
-                                schema=RESULT_SCHEMA)
+    """The rows in RESULT_SCHEMA, each path as arrow_path writes it. Other text (an error message may
+    quote a name) gets the bytes that are not UTF-8 as \\x escapes, readable, not read back."""
+    records = [{key: utf8(value) for key, value in row.items()} | {"path": arrow_path(str(row["path"]))}
+               for row in rows]
+    return pa.Table.from_pylist(records, schema=RESULT_SCHEMA)
+
+
+def utf8(value: object) -> object:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
 
 
 def python_rows(table: pa.Table) -> list[Row]:
