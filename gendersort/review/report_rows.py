@@ -168,8 +168,8 @@ def read_results(path: str | Path) -> list[ResultRow]:
 
 def located(rows: list[ResultRow], results: Path) -> list[ResultRow]:
     """The rows, their relative paths as seen from the current folder. classify writes them relative to
-    the folder it ran in, so they are read from here; when none of them (of the first LOOKED_AT) is found
-    here but some are from the results file's folder, they are taken from there."""
+    the folder it ran in, so they are read from here; when none of them (LOOKED_AT of them are tried) is
+    found here but some are from the results file's folder, they are taken from there."""
     relative = {row.path for row in rows if not os.path.isabs(row.path) and "://" not in row.path}
     sample = list(relative)[:LOOKED_AT]
     base = results.parent
