@@ -36,9 +36,11 @@ from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.photos.walk import FoundFile, check_paths_exist, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
+from gendersort.printable import echo, printable
 from gendersort.progress import progress
 from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
 from gendersort.review.labelled_command import evaluate_labels
+from gendersort.review.labels_file import LabelColumns
 from gendersort.review.sentences import describe
 from gendersort.review.wording import counted
 
@@ -68,7 +70,7 @@ class Commands(TyperGroup):
             except BrokenPipeError:
                 raise  # the reader went away (| head): typer exits quietly
             except (FatalError, OSError) as error:
-                typer.echo(f"gendersort: error: {error}", err=True)
+                echo(f"gendersort: error: {error}", err=True)
                 raise typer.Exit(EXIT_FATAL) from None
 
 
@@ -78,7 +80,7 @@ def usage_errors_exit_1() -> Iterator[None]:
         yield
     except UsageError as error:
         error.exit_code = EXIT_FATAL
-        error.message = plain_usage_message(error.message)
+        error.message = printable(plain_usage_message(error.message))
         raise
 
 
@@ -138,7 +140,7 @@ def note_device(analyzer: FaceAnalyzer, device: Device, quiet: bool) -> None:
 
 def note(message: str, quiet: bool) -> None:
     if not quiet:
-        tqdm.write(message, file=sys.stderr)
+        tqdm.write(printable(message), file=sys.stderr)
 
 
 @app.command()
@@ -258,7 +260,7 @@ def sort(
         if placement.destination is None:
             note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
         elif dry_run:
-            typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
+            echo(f"{placement.action} {placement.source} -> {placement.destination}")
     folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
          f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
@@ -285,12 +287,13 @@ def predict(
     for result in results:
         errors += result.status == ERROR
         for sentence in describe(result):
-            typer.echo(sentence)
+            echo(sentence)
     raise typer.Exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
 
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(
         metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/... (or --labels).",
         show_default=False)] = None,
@@ -303,6 +306,10 @@ def evaluate(
     ] = None,
     label_map: Annotated[list[str] | None, typer.Option(metavar="MAPPING", show_default=False, help=(
         "With --labels: what other labels mean, e.g. 0=male,1=female (UTKFace)."))] = None,
+    path_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of paths.")
+                           ] = LabelColumns.path,
+    label_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of labels.")
+                            ] = LabelColumns.label,
     json_out: Annotated[Path | None, typer.Option(
         "--json", metavar="FILE", show_default=False, help="With --labels: also write the figures as JSON.")
     ] = None,
@@ -330,15 +337,17 @@ def evaluate(
         if directory is not None:
             raise BadOptionError("give DIR or --labels FILE, not both")
         complete = evaluate_labels(
-            labels, by or [], label_map or [], results=results, json_out=json_out,
-            misclassified=misclassified, report=report, overwrite=overwrite, quiet=quiet,
+            labels, by or [], label_map or [], columns=LabelColumns(path_column, label_column),
+            results=results, json_out=json_out, misclassified=misclassified, report=report,
+            overwrite=overwrite, quiet=quiet, model=model.value if given(ctx, "model") else None,
             analyzer=lambda: load_models(device, quiet, workers, model), batch_size=batch_size,
             workers=workers, note=partial(note, quiet=quiet))
         raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
     if directory is None:
         raise BadOptionError("evaluate needs DIR (a male/ and female/ tree) or --labels FILE")
-    if by or results or label_map or json_out:
-        raise BadOptionError("--by, --results, --label-map and --json go with --labels FILE, not DIR")
+    if by or results or label_map or json_out or given(ctx, "path_column") or given(ctx, "label_column"):
+        raise BadOptionError("--by, --results, --label-map, --json, --path-column and --label-column go with "
+                             "--labels FILE, not DIR")
     check_paths_exist([directory])
     folders = labelled_folders(directory)
     for written in (misclassified, report):
@@ -348,7 +357,7 @@ def evaluate(
     outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
     labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
     evaluation = Evaluation.of(labelled)
-    typer.echo(evaluation_report(evaluation))
+    echo(evaluation.report())
     if misclassified:
         evaluation.write_misclassified(misclassified)
     if report:
@@ -362,25 +371,10 @@ def evaluate(
     raise typer.Exit(EXIT_FILE_ERRORS if evaluation.errors else EXIT_OK)
 
 
-def evaluation_report(evaluation: Evaluation) -> str:
-    metrics = evaluation.metrics
-    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-    lines = [
-        f"photos with a face: {metrics['n']} (no face: {len(evaluation.no_face)}, "
-        f"unreadable: {len(evaluation.errors)})",
-        *(f"{name:<18} {metrics[key]:.4f}" for name, key in (
-            ("accuracy", "accuracy"), ("precision (male)", "precision"), ("recall (male)", "recall"),
-            ("F1 (male)", "f1"), ("balanced accuracy", "balanced_accuracy"), ("ROC AUC", "roc_auc"))),
-        "confusion matrix (rows: truth, columns: predicted)",
-        f"{'':>10} {'female':>8} {'male':>8}",
-        f"{'female':>10} {tn:>8} {fp:>8}",
-        f"{'male':>10} {fn:>8} {tp:>8}",
-        f"misclassified: {len(evaluation.misclassified)}",
-        *(f"  {miss.path}: {miss.truth}, predicted {miss.predicted} (p_male {miss.p_male:.4f})"
-          for miss in evaluation.misclassified),
-        *(f"  unreadable: {path}: {error}" for path, error in evaluation.errors),
-    ]
-    return "\n".join(lines)
+def given(ctx: typer.Context, option: str) -> bool:
+    """Whether the command line named the option (not merely left it at its default)."""
+    source = ctx.get_parameter_source(option)
+    return source is not None and source.name != "DEFAULT"
 
 
 @app.command()
@@ -443,6 +437,9 @@ def report(
                            track=lambda thumbnails, count: progress(thumbnails, quiet, total=count))
     note(f"{out}: {summary.rows} rows, {summary.images} photos, "
          f"{summary.unreadable_images} without a preview", quiet)
+    if summary.images and summary.unreadable_images == summary.images:
+        note(f"no photo could be opened, e.g. {summary.first_unreadable}; relative paths are read from the "
+             f"current folder, or else from the folder of {results}", quiet)
 
 
 @app.command()

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from gendersort.errors import BadOptionError
-from gendersort.review.audit import SMALL_GROUP, GroupScore, Scored, by_group, confusion, overall, worst
+from gendersort.review.audit import (
+    SMALL_GROUP,
+    GroupScore,
+    Scored,
+    by_group,
+    confusion,
+    no_worst,
+    overall,
+    worst,
+)
 from gendersort.review.audit_match import match
 from gendersort.review.grouping import BLANK, GroupBy
 from gendersort.review.intervals import mean_interval, wilson
@@ -95,6 +104,20 @@ def test_groups_their_worst_and_the_small_ones():
         ("a", 2 * big, 1.0, False), ("b", 2 * big, 0.5, False), ("c", 2, 0.0, True), ("d", 0, None, True)]
     assert worst(scores).group == "b", "c is worse, but too small to rank"
     assert worst(scores[2:]) is None
+
+
+def test_a_group_is_named_worst_only_when_it_scores_below_another():
+    """#23, finding 12: the only group large enough to rank, perfect or not, is not 'worst', nor is any of
+    groups that all score alike; each says why."""
+    big = SMALL_GROUP
+    truth = "fm" * big * 3 + "fm"
+    p_male = [0.1, 0.9] * big + [0.1, 0.9] * big + [0.1, 0.1] * big + [0.9, 0.1]  # a, b right; c men wrong
+    groups = ["a"] * 2 * big + ["b"] * 2 * big + ["c"] * 2 * big + ["d"] * 2
+    a, b, c, d = by_group(scored(truth, p_male), groups, ["a", "b", "c", "d"])
+    assert worst([a, d]) is None and no_worst([a, d]).startswith("one group of 30 photos or more")
+    assert worst([c, d]) is None, "ranked alone, it is below nothing"
+    assert worst([a, b, d]) is None and "score alike" in no_worst([a, b, d])
+    assert worst([a, b, c, d]) is c
 
 
 def test_overall_counts_a_photo_without_an_answer_as_the_other_gender():

@@ -190,7 +190,8 @@ def test_bad_input_is_a_clear_error_before_any_model_loads(tmp_path, labels_text
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["evaluate"], "evaluate needs DIR (a male/ and female/ tree) or --labels FILE"),
-    (["evaluate", ".", "--by", "race"], "--by, --results, --label-map and --json go with --labels FILE"),
+    (["evaluate", ".", "--by", "race"],
+     "--by, --results, --label-map, --json, --path-column and --label-column go with --labels FILE"),
     (["evaluate", "--labels", "/no/such/labels.csv"], "/no/such/labels.csv: no such file or folder"),
 ])
 def test_evaluate_says_which_input_it_needs(arguments, message):

@@ -15,7 +15,6 @@ import onnxruntime
 import pytest
 
 from gendersort import classify_image, classify_paths
-from gendersort.cli import evaluation_report
 from gendersort.errors import BadOptionError
 from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS
@@ -147,7 +146,7 @@ def test_sort_predict_and_evaluate_run_the_open_model(photos, tmp_path, open_ver
     assert evaluated.exit_code == 0, evaluated.output
     analyzer = shared_analyzer("cpu", threads_beside(WORKERS), "open")  # as the command loads it
     labelled = labelled_results(labelled_folders(tree), analyzer=analyzer)
-    assert evaluated.stdout.strip() == evaluation_report(Evaluation.of(list(labelled)))
+    assert evaluated.stdout.strip() == Evaluation.of(list(labelled)).report()
 
     audit = tmp_path / "audit.json"
     by_labels = gendersort("evaluate", "--labels", FIXTURES / "labels.csv", "--json", audit, *OPEN)

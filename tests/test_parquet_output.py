@@ -20,6 +20,7 @@ from tests.test_writers import photo_folder
 
 pytest.importorskip("pyarrow", reason="needs pyarrow (pip install -e '.[parquet]')")
 
+import pyarrow.dataset as pads  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from gendersort.outputs.parquet_parts import RESULT_SCHEMA  # noqa: E402
@@ -125,7 +126,7 @@ def test_a_sigkill_leaves_only_complete_parts_and_resume_writes_each_photo_once(
     assert not any(path.name.endswith(".tmp") for path in dest.iterdir())
 
 
-def test_a_name_that_is_not_utf8_gets_its_bytes_escaped_and_the_run_goes_on(tmp_path):
+def test_a_name_that_is_not_utf8_gets_its_bytes_escaped_and_reads_back_as_itself(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     name = os.fsdecode(b"caf\xe9.png")
@@ -133,7 +134,8 @@ def test_a_name_that_is_not_utf8_gets_its_bytes_escaped_and_the_run_goes_on(tmp_
     dest = tmp_path / "results.parquet"
     result = gendersort("classify", folder, "--out", dest, "--device", "cpu", "-q")
     assert result.exit_code == 0, result.output
-    assert [row["path"] for row in read_parquet_rows(dest)] == [str(folder / "caf\\xe9.png")]
+    assert pads.dataset(dest).to_table().column("path").to_pylist() == [str(folder / "caf\\xe9.png")]
+    assert [row["path"] for row in read_parquet_rows(dest)] == [str(folder / name)]
 
 
 def test_without_pyarrow_parquet_is_refused_before_the_models_load(tmp_path):

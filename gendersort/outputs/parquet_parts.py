@@ -5,6 +5,9 @@ each written whole or not at all. Needs pyarrow (the `parquet` or `ray` extra).
   whatever its rows hold (a file of error rows alone included), so any reader joins them.
 - A part file's name is a hash of the photos it holds: a write task that Ray retries (its worker died)
   writes the same name again, not a second copy of the rows.
+- A path is text as Parquet's strings must be, UTF-8, and tells every file apart (arrow_path): the bytes of a
+  name that are not UTF-8 are written as `\\xNN` escapes, and every backslash is doubled, so a file really
+  named `bad\\xff.jpg` is written `bad\\\\xff.jpg`; readers get the name back (file_path).
 - On a local disk a part is written under a dot name (which Parquet readers pass over) and renamed once
   complete; an object store shows an object only once its upload is complete. So a run killed at any
   moment (even SIGKILL) leaves only complete files, and a photo's rows (one per face) stay in one file.
@@ -13,6 +16,7 @@ each written whole or not at all. Needs pyarrow (the `parquet` or `ray` extra).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import pyarrow as pa
@@ -28,6 +32,7 @@ FLOAT_COLUMNS = ("p_male", "confidence", "box_x0", "box_y0", "box_x1", "box_y1",
 INT_COLUMNS = ("faces", "face_index", "size")
 PART_PREFIX, PART_SUFFIX, TEMPORARY_SUFFIX = "part-", ".parquet", ".tmp"
 KEY_COLUMNS = ("path", "size", "mtime")
+ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2})")
 
 
 def column_type(name: str) -> pa.DataType:
@@ -38,6 +43,21 @@ def column_type(name: str) -> pa.DataType:
 
 # The CSV's columns, in its order, with their types.
 RESULT_SCHEMA = pa.schema([pa.field(name, column_type(name)) for name in COLUMNS])
+
+
+def arrow_path(path: str) -> str:
+    """A path (its undecodable bytes held by surrogateescape) as UTF-8 text that no other path gives."""
+    doubled = path.replace("\\", "\\\\")
+    return doubled.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def file_path(text: str) -> str:
+    """The path that arrow_path wrote as `text`; a backslash that starts no escape is itself."""
+    pieces = ESCAPE.split(text)  # text, escape, text, escape, ...: every odd piece an escape's body
+    raw = b"".join(piece.encode("utf-8") if index % 2 == 0 else
+                   b"\\" if piece == "\\" else bytes([int(piece[1:], 16)])
+                   for index, piece in enumerate(pieces))
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def part_name(table: pa.Table) -> str:

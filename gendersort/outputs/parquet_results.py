@@ -21,7 +21,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from gendersort.errors import FatalError
-from gendersort.outputs.parquet_parts import RESULT_SCHEMA, dest_files, write_part, written_rows
+from gendersort.outputs.parquet_parts import (
+    RESULT_SCHEMA,
+    arrow_path,
+    dest_files,
+    file_path,
+    write_part,
+    written_rows,
+)
 from gendersort.outputs.results import COLUMNS
 
 Row = dict[str, object]
@@ -52,16 +59,22 @@ class PartWriter:
 
 
 def arrow_rows(rows: list[Row]) -> pa.Table:
-    """The rows in RESULT_SCHEMA. Parquet's strings are UTF-8: a name that is not (its bytes kept by
-    surrogateescape) is written with those bytes as \\x escapes, readable though not the file's name."""
-    return pa.Table.from_pylist([{key: utf8(value) for key, value in row.items()} for row in rows],
-                                schema=RESULT_SCHEMA)
+    """The rows in RESULT_SCHEMA, each path as arrow_path writes it. Other text (an error message may
+    quote a name) gets the bytes that are not UTF-8 as \\x escapes, readable, not read back."""
+    records = [{key: utf8(value) for key, value in row.items()} | {"path": arrow_path(str(row["path"]))}
+               for row in rows]
+    return pa.Table.from_pylist(records, schema=RESULT_SCHEMA)
 
 
 def utf8(value: object) -> object:
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return value
+
+
+def python_rows(table: pa.Table) -> list[Row]:
+    """The rows of a table read back, each path the file's own again (file_path)."""
+    return [row | {"path": file_path(row["path"])} for row in table.to_pylist()]
 
 
 @contextmanager
@@ -95,7 +108,7 @@ def open_parquet_results(path: Path, *, resume: bool, overwrite: bool, keep: Cal
 
 def kept_in(filesystem: pafs.FileSystem, part: str, keep: Callable[[list[Row]], list[Row]]) -> list[Row]:
     """The rows of one part that still stand; the part is replaced by them, or removed when none do."""
-    rows = written_rows(filesystem, [part], list(COLUMNS)).to_pylist()
+    rows = python_rows(written_rows(filesystem, [part], list(COLUMNS)))
     kept = keep(rows)
     if not kept:
         filesystem.delete_file(part)
@@ -112,4 +125,4 @@ def read_parquet_rows(path: Path) -> list[Row]:
     parts = dest_files(filesystem, location)[0] if path.is_dir() else [location]
     if not parts:
         raise FatalError(f"{path} holds no Parquet part files (part-*.parquet) that gendersort wrote")
-    return written_rows(filesystem, parts, list(COLUMNS)).to_pylist()
+    return python_rows(written_rows(filesystem, parts, list(COLUMNS)))

@@ -23,7 +23,9 @@ from types import ModuleType
 from typing import TextIO
 
 from gendersort.errors import BadOptionError, FatalError
+from gendersort.outputs.csv_text import checked_records, csv_dict_writer
 from gendersort.outputs.results import COLUMNS
+from gendersort.outputs.whole_files import ENCODING, write_whole
 
 PARQUET = "parquet"
 FORMATS = ("csv", "jsonl", PARQUET)
@@ -31,8 +33,6 @@ ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos 
 PARQUET_HINT = "pip install 'gendersort[parquet]'"
 STDOUT = "-"
 SYNC_INTERVAL_S = 1.0
-# Files are written as UTF-8; names that are not valid UTF-8 keep their bytes (and read back the same).
-ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 Row = dict[str, object]
 
@@ -83,7 +83,7 @@ class RowWriter:
     def __init__(self, stream: TextIO, fmt: str, write_header: bool,
                  columns: tuple[str, ...] = COLUMNS) -> None:
         self.stream = stream
-        self.csv = csv.DictWriter(stream, columns, lineterminator="\n") if fmt == "csv" else None
+        self.csv = csv_dict_writer(stream, columns) if fmt == "csv" else None
         self.file_descriptor = regular_file_descriptor(stream)  # pipes and terminals cannot be fsynced
         self.last_sync = time.monotonic()
         if self.csv and write_header:
@@ -120,7 +120,8 @@ def read_rows(path: Path, fmt: str, columns: tuple[str, ...] = COLUMNS) -> list[
     if fmt == "jsonl":
         return [parse_json_line(path, number, line)
                 for number, line in enumerate(complete.splitlines(), 1) if line.strip()]
-    records = list(csv.reader(io.StringIO(complete, newline="")))
+    reader = csv.reader(io.StringIO(complete, newline=""))
+    records = list(checked_records(reader, path, reader))
     if not records:
         return []
     if tuple(records[0]) != columns:
@@ -138,12 +139,9 @@ def parse_json_line(path: Path, number: int, line: str) -> Row:
 
 def rewrite(path: Path, fmt: str, rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> None:
     """Replace a results file with these rows, atomically: a crash leaves either the old or the new file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="", **ENCODING) as stream:
-        writer = RowWriter(stream, fmt, write_header=True, columns=columns)
-        writer.write(rows)
-        writer.flush(sync=True)
-    os.replace(temporary, path)
+    text = io.StringIO(newline="")
+    RowWriter(text, fmt, write_header=True, columns=columns).write(rows)
+    write_whole(path, text.getvalue())
 
 
 @contextmanager
@@ -188,7 +186,8 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
 def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> None:
     """The rule for every file a command writes, checked before anything slow (models) is loaded: an
     existing file is refused unless --overwrite (or, where a run can be finished, --resume) says what to
-    do with it, and so is one that a live run is writing. `resume=None`: the command cannot resume."""
+    do with it, and so is one that a live run is writing, or one whose folder does not exist.
+    `resume=None`: the command cannot resume."""
     if out == STDOUT:
         if resume:
             raise BadOptionError("--resume needs an output file, not stdout")
@@ -196,6 +195,9 @@ def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> No
     if resume and overwrite:
         raise BadOptionError("--resume and --overwrite contradict each other; choose one")
     path = Path(out)
+    if not path.parent.is_dir():
+        why = "is not a folder" if path.parent.exists() else "does not exist"
+        raise BadOptionError(f"cannot write {path}: the folder {path.parent} {why}")
     refuse_existing(path, overwrite, resume)
     OutputLock(path).check_free()
 

@@ -5,7 +5,7 @@ Every photo counts: one without a face, or one that could not be read, counts as
 95% interval (intervals.py). Balanced accuracy is the mean of women's and men's accuracy over the genders
 the group has (a group of men alone: the men's accuracy, as scikit-learn's balanced_accuracy_score gives
 it). A group of fewer than SMALL_GROUP photos is too small to say much about: it is shown, flagged, and
-never named the worst.
+never named the worst; a worst group is named only when it scores below another group that is ranked.
 """
 
 from __future__ import annotations
@@ -160,7 +160,25 @@ def by_group(scored: Scored, groups: Sequence[str], order: Sequence[str]) -> lis
     return [GroupScore.of(name, scored.subset(names == name)) for name in order]
 
 
+def ranked(scores: Sequence[GroupScore]) -> list[GroupScore]:
+    """The groups large enough to rank."""
+    return [score for score in scores if not score.too_small and score.balanced_accuracy is not None]
+
+
 def worst(scores: Sequence[GroupScore]) -> GroupScore | None:
-    """The group with the lowest balanced accuracy among those large enough to rank."""
-    ranked = [score for score in scores if not score.too_small and score.balanced_accuracy is not None]
-    return min(ranked, key=lambda score: score.balanced_accuracy) if ranked else None
+    """The ranked group with the lowest balanced accuracy, when that is below another ranked group's: a
+    group ranked alone, or groups that all score alike, have no worst (no_worst() says why)."""
+    groups = ranked(scores)
+    lowest = min(groups, key=lambda score: score.balanced_accuracy, default=None)
+    below = lowest and any(score.balanced_accuracy > lowest.balanced_accuracy for score in groups)
+    return lowest if below else None
+
+
+def no_worst(scores: Sequence[GroupScore]) -> str:
+    """Why worst() names no group, in words."""
+    count = len(ranked(scores))
+    if count == 0:
+        return f"no group of {SMALL_GROUP} photos or more to rank"
+    if count == 1:
+        return f"one group of {SMALL_GROUP} photos or more: none to rank it against"
+    return f"the groups of {SMALL_GROUP} photos or more score alike: none is worst"

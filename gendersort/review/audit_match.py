@@ -2,7 +2,8 @@
 without loading a model; nothing is dropped without being counted.
 
 A photo's row is the one that labels it: the row with no face index (a row per photo), or face 0 (`--faces
-all`). Relative paths in results are read from the current folder, as classify wrote them. A labelled photo
+all`). Relative paths in results are read from the current folder, as classify wrote them, or else from
+the results file's folder (report_rows.located). A labelled photo
 without a row is left out of the figures and listed; so is a row without a label. A photo with two rows
 (two runs' outputs joined) is scored by the first and listed.
 """
@@ -50,3 +51,11 @@ def match(photos: Iterable[LabelledPhoto], rows: Iterable[ResultRow]) -> Matched
             matched.pairs.append((photo, row))
     matched.unlabelled = [path for path in by_path if path not in labelled]
     return matched
+
+
+def nothing_matched(matched: Matched, source: object) -> str:
+    """Why no labelled photo got a row: the paths on either side, and how relative ones are read."""
+    theirs = f"; {source} names e.g. {matched.unlabelled[0]}" if matched.unlabelled else ""
+    return (f"none of the {len(matched.missing)} labelled photos has a row in {source}: the labels name e.g. "
+            f"{matched.missing[0]}{theirs}; relative paths in results are read from the current folder, or "
+            "else from the results file's folder, and in a labels file from its folder")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gendersort.review.audit import SMALL_GROUP, GroupScore, confusion
+from gendersort.review.audit import SMALL_GROUP, GroupScore, confusion, no_worst
 from gendersort.review.intervals import Interval, wilson
 from gendersort.review.labelled_audit import LabelledAudit
 from gendersort.review.wording import counted
@@ -54,7 +54,10 @@ def unscored_lines(audit: LabelledAudit) -> list[str]:
         ([f"{row.path}: {row.error}" for row in audit.unreadable],
          "photos that could not be read (counted wrong)"),
     ]
-    return [f"{what}: {len(paths)}, e.g. {'; '.join(paths[:EXAMPLES])}" for paths, what in kinds if paths]
+    lines = [f"{what}: {len(paths)}, e.g. {'; '.join(paths[:EXAMPLES])}" for paths, what in kinds if paths]
+    if audit.labels.without_label:
+        lines.append(f"rows of the labels file without a label (passed over): {audit.labels.without_label}")
+    return lines
 
 
 def audit_report(audit: LabelledAudit) -> str:
@@ -75,7 +78,7 @@ def audit_report(audit: LabelledAudit) -> str:
     for column, scores in audit.columns.items():
         worst = audit.worst(column)
         named = (f"worst: {worst.group} (balanced accuracy {worst.balanced_accuracy * 100:.2f})" if worst
-                 else f"no group of {SMALL_GROUP} photos or more to rank")
+                 else no_worst(scores))
         lines += ["", f"by {column}: {counted(len(scores), 'group')}; {named}",
                   *table(scores, flag_small=True)]
         if any(score.too_small for score in scores):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import csv
+import io
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,9 @@ import numpy as np
 
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
+from gendersort.outputs.csv_text import csv_writer
 from gendersort.outputs.results import NO_FACE, OK, ImageResult
+from gendersort.outputs.whole_files import write_whole
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_paths
@@ -21,12 +24,14 @@ MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 
 
 def labelled_folders(root: str | Path) -> list[tuple[str, Path]]:
-    """(true label, folder) for root/female and root/male, those that exist; a root with neither is
-    refused here, before any model is loaded."""
+    """(true label, folder) for root's folders named female and male in any case (`Male/`, `FEMALE/`),
+    those that exist, in that order; a root with neither is refused here, before any model is loaded."""
     root = Path(root)
-    folders = [(label, root / label) for label in LABELS if (root / label).is_dir()]
+    folders = sorted((entry.name.lower(), Path(entry.path)) for entry in os.scandir(root)
+                     if entry.name.lower() in LABELS and entry.is_dir())
     if not folders:
-        raise BadOptionError(f"{root} has neither a male/ nor a female/ folder; evaluate needs such a tree")
+        raise BadOptionError(f"{root} has neither a male/ nor a female/ folder (in any case); evaluate needs "
+                             "such a tree, or a labels file: evaluate --labels labels.csv (path,label)")
     return folders
 
 
@@ -82,13 +87,35 @@ class Evaluation:
     def write_misclassified(self, path: str | Path) -> None:
         write_misclassified(self.misclassified, path)
 
+    def report(self) -> str:
+        """What `evaluate DIR` prints: the counts, the figures, the confusion matrix, the misclassified."""
+        metrics = self.metrics
+        (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+        lines = [
+            f"photos with a face: {metrics['n']} (no face: {len(self.no_face)}, "
+            f"unreadable: {len(self.errors)})",
+            *(f"{name:<18} {metrics[key]:.4f}" for name, key in (
+                ("accuracy", "accuracy"), ("precision (male)", "precision"), ("recall (male)", "recall"),
+                ("F1 (male)", "f1"), ("balanced accuracy", "balanced_accuracy"), ("ROC AUC", "roc_auc"))),
+            "confusion matrix (rows: truth, columns: predicted)",
+            f"{'':>10} {'female':>8} {'male':>8}",
+            f"{'female':>10} {tn:>8} {fp:>8}",
+            f"{'male':>10} {fn:>8} {tp:>8}",
+            f"misclassified: {len(self.misclassified)}",
+            *(f"  {miss.path}: {miss.truth}, predicted {miss.predicted} (p_male {miss.p_male:.4f})"
+              for miss in self.misclassified),
+            *(f"  unreadable: {path}: {error}" for path, error in self.errors),
+        ]
+        return "\n".join(lines)
+
 
 def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(MISCLASSIFIED_COLUMNS)
-        writer.writerows((miss.path, miss.truth, miss.predicted,
-                          "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
+    text = io.StringIO()
+    writer = csv_writer(text)
+    writer.writerow(MISCLASSIFIED_COLUMNS)
+    writer.writerows((miss.path, miss.truth, miss.predicted,
+                      "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
+    write_whole(path, text.getvalue())
 
 
 def label_of(is_male: bool) -> str:

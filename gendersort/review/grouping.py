@@ -88,5 +88,5 @@ class GroupBy:
 
 def natural_key(text: str) -> list[tuple[int, float | str]]:
     """'3-9' before '10-19': runs of digits compare as numbers, the rest as case-folded text."""
-    return [(0, float(part)) if part.isdigit() else (1, part.casefold())
+    return [(0, float(part)) if part.isdecimal() else (1, part.casefold())  # not '²': a digit, no number
             for part in re.split(r"(\d+)", text) if part]

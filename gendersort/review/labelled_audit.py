@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gendersort.outputs.results import ERROR, OK
+from gendersort.outputs.whole_files import write_whole
 from gendersort.review.audit import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
 from gendersort.review.audit_match import Matched
 from gendersort.review.evaluation import Miss
@@ -30,7 +31,8 @@ RULES = {"every_photo_counts": "a photo without a face, or unreadable, counts as
          "confusion_with_no_answer": "rows: true female, male; columns: predicted female, male, no face, "
                                      "unreadable",
          "interval": INTERVAL, "z": Z95, "small_group": f"fewer than {SMALL_GROUP} photos: not ranked",
-         "worst": "the lowest balanced accuracy among the groups not too small"}
+         "worst": "the lowest balanced accuracy among the groups not too small, when below another of "
+                  "them; null when none is"}
 
 
 @dataclass
@@ -60,7 +62,7 @@ class LabelledAudit:
 
     @property
     def worst_groups(self) -> dict[str, str | None]:
-        """Each column's worst group by name (None: no group large enough to rank)."""
+        """Each column's worst group by name (None: no ranked group scores below another, audit.no_worst)."""
         return {column: (score.group if (score := worst(scores)) else None)
                 for column, scores in self.columns.items()}
 
@@ -105,10 +107,11 @@ class LabelledAudit:
                 "duplicate_results": self.matched.duplicates,
                 "duplicate_labels": [{"path": path, "rows": rows, "labels_differ": differ}
                                      for path, (rows, differ) in self.labels.duplicates.items()],
+                "labels_without_label": self.labels.without_label,
             },
         }
 
     def write_json(self, out: Path, labels_path: Path, results_path: Path | None) -> None:
         text = json.dumps(self.document(labels_path, results_path), indent=2, allow_nan=False,
                           ensure_ascii=False)
-        out.write_text(text + "\n", encoding="utf-8", errors="surrogateescape")
+        write_whole(out, text + "\n")

@@ -20,6 +20,8 @@ from typing import Any
 from PIL import Image
 
 from gendersort.labels import UNKNOWN
+from gendersort.outputs.whole_files import write_whole
+from gendersort.printable import printable
 from gendersort.review.report_groups import GroupView, filters_html, groups_html
 from gendersort.review.report_page import render_page
 from gendersort.review.report_rows import ResultRow, as_rows, read_results
@@ -62,6 +64,7 @@ class ReportSummary:
     faces: int
     by_category: dict[str, int]
     unreadable_images: int
+    first_unreadable: str = ""  # "path: why", of the first photo without a preview
 
 
 def _thumbnails(paths: list[str], size: int, track: Track) -> dict[str, Thumbnail | str]:
@@ -123,6 +126,8 @@ def summarize(rows: Sequence[ResultRow], thumbnails: Mapping[str, Thumbnail | st
         faces=sum({row.path: row.faces or 0 for row in rows}.values()),  # `--faces all` repeats the count
         by_category={category: counts.get(category, 0) for category in CATEGORIES},
         unreadable_images=sum(isinstance(thumbnail, str) for thumbnail in thumbnails.values()),
+        first_unreadable=next((f"{path}: {thumbnail}" for path, thumbnail in thumbnails.items()
+                               if isinstance(thumbnail, str)), ""),
     )
 
 
@@ -203,5 +208,5 @@ def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: Evaluati
         {"rows": cards(results), "misclassified": cards(wrong),
          "thumbs": [thumbnails[path].data_uri for path in readable]},
     )
-    Path(out_html).write_text(page, encoding="utf-8")
+    write_whole(out_html, printable(page))  # a name's undecodable bytes as \\x escapes: the page is UTF-8
     return summary

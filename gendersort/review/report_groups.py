@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gendersort.review.audit import SMALL_GROUP, GroupScore
+from gendersort.review.audit import SMALL_GROUP, GroupScore, no_worst
 from gendersort.review.intervals import Interval, wilson
 
 ROW_HEIGHT, LABEL_WIDTH, PLOT_WIDTH, RIGHT_MARGIN, TOP = 24, 170, 420, 120, 28
@@ -98,7 +98,7 @@ def groups_html(view: GroupView) -> str:
     blocks = []
     for column, scores in view.columns.items():
         worst = view.worst.get(column)
-        said = f"worst: {html.escape(worst)}" if worst else f"no group of {SMALL_GROUP} or more photos"
+        said = f"worst: {html.escape(worst)}" if worst else no_worst(scores)
         blocks.append(f"<h3>By {html.escape(column)} ({said})</h3>{plot_svg(column, scores, worst)}")
     legend = ("dot: accuracy, diamond: balanced accuracy, lines: 95% intervals (Wilson; balanced: MOVER); "
               f"* fewer than {SMALL_GROUP} photos, not ranked; red: the worst ranked group; "

@@ -11,6 +11,8 @@ import html
 import json
 from typing import Any
 
+from gendersort.printable import printable_data
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 )
@@ -181,9 +183,10 @@ document.body.dataset.ready = "true";
 def script_json(data: Any) -> str:
     """JSON that is safe inside a <script> element: no '<', '>' or '&' can close it or open a comment.
 
-    ASCII-only, so that file names that are not valid UTF-8 (escaped surrogates) cannot break the page.
+    Values are printable() (as the page's HTML is), so a name's bytes that are not UTF-8 read `\\xff` in
+    both; ASCII-only.
     """
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(printable_data(data), separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

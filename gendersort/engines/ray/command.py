@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from gendersort.engines.ray.job import RayRun, classify_to_parquet
 from gendersort.errors import BadOptionError
 from gendersort.outputs.writers import STDOUT
+from gendersort.printable import printable
 
 
 def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bool, **options: Any) -> RayRun:
@@ -33,7 +34,7 @@ def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bo
     with output_to(log) as terminal:
         def note(message: str) -> None:
             if not quiet:
-                print(message, file=terminal, flush=True)
+                print(printable(message), file=terminal, flush=True)
 
         run = classify_to_parquet(source, dest, note=note, **options)
         if run.written.files:

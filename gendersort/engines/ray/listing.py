@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from gendersort.engines.ray.schema import LISTING_SCHEMA
+from gendersort.outputs.parquet_parts import arrow_path
 from gendersort.photos.walk import MissingPathError, find_images
 
 Row = dict[str, object]
@@ -57,8 +58,8 @@ def arrow_table(rows: Iterable[Row]) -> pa.Table:
 
 def walked_rows(folder: str, recursive: bool) -> Iterator[Row]:
     for found in find_images([folder], recursive=recursive):
-        yield {"path": str(found.path), "location": os.path.abspath(found.path), "size": found.size,
-               "mtime": found.mtime, "error": found.error}
+        yield {"path": arrow_path(str(found.path)), "location": os.path.abspath(found.path),
+               "size": found.size, "mtime": found.mtime, "error": found.error}
 
 
 def object_rows(uri: str, filesystem: pafs.FileSystem, root: str, recursive: bool) -> Iterator[Row]:
