@@ -30,7 +30,7 @@ from gendersort.models.device import DEVICES, runtime
 from gendersort.models.registry import DEFAULT_MODEL, MODELS, ModelMissingError, model_path
 from gendersort.outputs.results import ERROR, FACE_MODE_ALIASES, FACE_MODES, Tally
 from gendersort.outputs.resume import finished_rows, unfinished
-from gendersort.outputs.sorting import LEFT, SortJob
+from gendersort.outputs.sorting import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.outputs.writers import FORMATS, check_output, open_results, output_format
 from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.photos.walk import FoundFile, check_paths_exist, find_images
@@ -224,7 +224,8 @@ def sort(
     dest: Annotated[Path, typer.Argument(
         metavar="DEST", help="Gets male/, female/ and unknown/.", show_default=False)],
     copy: Annotated[bool, typer.Option("--copy", help="Copy the photos (the default).")] = False,
-    move: Annotated[bool, typer.Option("--move", help="Move them (verified copy across disks).")] = False,
+    move: Annotated[bool, typer.Option("--move", help=(
+        "Move them (verified copy across disks); a file in a folder outside SRC is copied."))] = False,
     link: Annotated[bool, typer.Option("--link", help="Make symbolic links to them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen, do nothing.")] = False,
     flatten: Annotated[bool, typer.Option("--flatten", help="Do not keep the sub-folders of SRC.")] = False,
@@ -259,6 +260,8 @@ def sort(
             note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
         elif dry_run:
             typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
+        if placement.action == COPIED_OUTSIDE:
+            note(f"{placement.source}: copied, not moved: its folder lies outside SRC (a link)", quiet)
     folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
          f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
