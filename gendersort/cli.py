@@ -197,7 +197,8 @@ def classify(
     check_output(out, overwrite=overwrite, resume=resume)
     analyzer = load_models(device, quiet, workers, model)
     tally = Tally()
-    finished = partial(finished_rows, model_version=analyzer.classifier.version)
+    finished = partial(finished_rows, model_version=analyzer.classifier.version,
+                       every_face=faces.value == "all")
     with open_results(out, out_format, resume=resume, overwrite=overwrite, keep=finished,
                       rows_per_file=rows_per_file) as (writer, kept):
         if kept:
