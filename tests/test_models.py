@@ -15,7 +15,7 @@ import onnxruntime
 import pytest
 
 from gendersort import classify_image, classify_paths
-from gendersort.cli import evaluation_report
+from gendersort.cli.evaluate import evaluation_report
 from gendersort.errors import BadOptionError
 from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS

@@ -1,0 +1,63 @@
+"""The `gendersort` group: one-line errors instead of tracebacks, usage errors exiting 1."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from PIL import Image
+from typer.core import TyperGroup
+
+from gendersort.cli.help import PlainHelpTyper, plain_usage_message
+from gendersort.errors import FatalError
+
+try:  # recent typer releases bundle their own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:
+    from click.exceptions import UsageError
+
+# 0 every file processed; 1 usage or fatal error; 2 finished, but some files had errors
+EXIT_OK, EXIT_FATAL, EXIT_FILE_ERRORS = 0, 1, 2
+
+
+class Commands(TyperGroup):
+    """Makes a bad command line exit 1, as documented (click's own code for it, 2, means 'finished with
+    per-file errors' here), and shows fatal errors as one line instead of a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with usage_errors_exit_1():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with usage_errors_exit_1(), warnings.catch_warnings():
+            # photos/decode.py reports such files as errors (in the reading threads, where catching it is
+            # unsafe)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                return super().invoke(ctx)
+            except BrokenPipeError:
+                raise  # the reader went away (| head): typer exits quietly
+            except (FatalError, OSError) as error:
+                typer.echo(f"gendersort: error: {error}", err=True)
+                raise typer.Exit(EXIT_FATAL) from None
+
+
+@contextmanager
+def usage_errors_exit_1() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as error:
+        error.exit_code = EXIT_FATAL
+        error.message = plain_usage_message(error.message)
+        raise
+
+
+app = PlainHelpTyper(
+    cls=Commands, no_args_is_help=True, add_completion=False,
+    help="Tell, for every photo in a folder tree, whether the face in it is male or female.",
+    epilog="Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors.",
+)
+

@@ -1,0 +1,72 @@
+"""What the commands share: their options, loading the models, and notes on stderr."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from gendersort.cli.help import choices
+from gendersort.models.device import DEVICES
+from gendersort.models.registry import DEFAULT_MODEL, MODELS
+from gendersort.outputs.results import FACE_MODE_ALIASES, FACE_MODES
+from gendersort.outputs.writers import FORMATS
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
+
+Device = Enum("Device", {name: name for name in DEVICES}, type=str)
+FaceMode = Enum("FaceMode", {name: name for name in (*FACE_MODES, *FACE_MODE_ALIASES)}, type=str)
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)
+DeviceOption = Annotated[Device, typer.Option(
+    metavar=choices(DEVICES), help="Where the models run; cuda never falls back to CPU.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, notes or summary.")]
+MinConfidence = Annotated[float, typer.Option(
+    min=0.0, max=1.0, metavar="FLOAT",
+    help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
+Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
+BatchSize = Annotated[int, typer.Option(
+    min=1, metavar="INTEGER", help="Faces sent through the classifier together.")]
+Workers = Annotated[int, typer.Option(
+    min=1, metavar="INTEGER", help="Photos decoded and searched for faces at once (threads).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")]
+ENGINES = ("local", "ray")
+Engine = Enum("Engine", {name: name for name in ENGINES}, type=str)
+EngineOption = Annotated[Engine, typer.Option(metavar=choices(ENGINES), help=(
+    "local: threads here; ray: a Ray cluster, --out a Parquet dataset (pip install 'gendersort[ray]')."))]
+RayAddress = Annotated[str, typer.Option(
+    metavar="ADDRESS", help="Ray: local (a new cluster here), auto (the one `ray start` began), ray://HOST:PORT.")]
+Actors = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_default=False, help=(
+    "Ray: model replicas (default: as many as the CPUs hold, less room to read and write)."))]
+ActorCpus = Annotated[int | None, typer.Option(metavar="INTEGER", min=1, show_default=False, help=(
+    "Ray: CPUs per actor, its threads (default: up to 4, a CPU of each node left free)."))]
+RowsPerFile = Annotated[int, typer.Option(
+    metavar="INTEGER", min=1, help="Rows per Parquet part file of --out (either engine).")]
+AUTO, MAIN, LOCAL = Device("auto"), FaceMode("main"), Engine("local")
+Model = Enum("Model", {name: name for name in MODELS}, type=str)
+ModelOption = Annotated[Model, typer.Option(metavar=choices(MODELS), help=(
+    "The gender classifier: default (non-commercial research only) or open (commercial use allowed); "
+    "gendersort info shows their terms."))]
+DEFAULT_CLASSIFIER = Model(DEFAULT_MODEL)
+
+
+def load_models(device: Device, quiet: bool, workers: int = WORKERS,
+                model: Model = DEFAULT_CLASSIFIER) -> FaceAnalyzer:
+    """The models (the classifier `model`) on the asked-for device, saying which execution provider was
+    chosen."""
+    analyzer = shared_analyzer(device.value, threads_beside(workers), model.value)
+    note_device(analyzer, device, quiet)
+    return analyzer
+
+
+def note_device(analyzer: FaceAnalyzer, device: Device, quiet: bool) -> None:
+    note(f"device {device.value}: {analyzer.classifier.model.chosen}", quiet)
+
+
+def note(message: str, quiet: bool) -> None:
+    if not quiet:
+        tqdm.write(message, file=sys.stderr)
+
+

@@ -1,0 +1,49 @@
+"""`gendersort predict`: a sentence per face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gendersort.cli.app import EXIT_FILE_ERRORS, EXIT_OK, app
+from gendersort.cli.options import (
+    AUTO,
+    DEFAULT_CLASSIFIER,
+    DeviceOption,
+    MinConfidence,
+    ModelOption,
+    QuietOption,
+    load_models,
+)
+from gendersort.outputs.results import ERROR
+from gendersort.photos.walk import find_images
+from gendersort.pipeline.api import classify_files
+from gendersort.review.sentences import describe
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(
+        metavar="IMAGE", help="Photos (or folders) to look at.", show_default=False)],
+    min_confidence: MinConfidence = 0.0,
+    device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
+    quiet: QuietOption = False,
+) -> None:
+    """Say in a sentence, for every face, whether it is a man or a woman and how sure that is.
+
+    Example: gendersort predict photo.jpg  ->  photo.jpg: it is very likely a man (98.7%)
+    """
+    found = find_images(images)
+    errors = 0
+    results = classify_files(found, faces="all", min_confidence=min_confidence,
+                             analyzer=load_models(device, quiet, model=model))
+    for result in results:
+        errors += result.status == ERROR
+        for sentence in describe(result):
+            typer.echo(sentence)
+    raise typer.Exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
+
+
