@@ -19,8 +19,10 @@ try:  # recent typer releases bundle their own copy of click
 except ImportError:
     from click.exceptions import UsageError
 
-# 0 every file processed; 1 usage or fatal error; 2 finished, but some files had errors
-EXIT_OK, EXIT_FATAL, EXIT_FILE_ERRORS = 0, 1, 2
+# 0 every file processed; 1 usage or fatal error; 2 finished, but some files had errors; 3 no photo found
+# (an empty folder, or one of files that are not images: a wrong path, more likely than not); 130 stopped
+# by Ctrl-C (the shell's code for SIGINT)
+EXIT_OK, EXIT_FATAL, EXIT_FILE_ERRORS, EXIT_NO_PHOTO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class Commands(TyperGroup):
@@ -58,6 +60,7 @@ def usage_errors_exit_1() -> Iterator[None]:
 app = PlainHelpTyper(
     cls=Commands, no_args_is_help=True, add_completion=False,
     help="Tell, for every photo in a folder tree, whether the face in it is male or female.",
-    epilog="Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors.",
+    epilog=("Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors, "
+            "3 no photo found, 130 interrupted (Ctrl-C)."),
 )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,8 +22,10 @@ from gendersort.cli.options import (
     BatchSize,
     DeviceOption,
     EngineOption,
+    Exclude,
     FaceMode,
     Format,
+    Include,
     MinConfidence,
     ModelOption,
     Overwrite,
@@ -31,14 +34,18 @@ from gendersort.cli.options import (
     Recursive,
     RowsPerFile,
     Workers,
+    interruptible,
     load_models,
+    no_photo,
     note,
+    passed_over_note,
+    patterns,
 )
-from gendersort.errors import FatalError
+from gendersort.errors import BadOptionError, FatalError
 from gendersort.outputs.results import ERROR, FACE_MODES, Tally
 from gendersort.outputs.resume import finished_rows, unfinished
-from gendersort.outputs.writers import FORMATS, check_output, open_results, output_format
-from gendersort.photos.walk import FoundFile, check_paths_exist, find_images
+from gendersort.outputs.writers import FORMATS, STDOUT, check_output, open_results, output_format
+from gendersort.photos.walk import FoundFile, check_paths_exist, find_images, read_path_list
 from gendersort.pipeline.api import WORKERS, classify_files
 from gendersort.progress import progress
 from gendersort.review.wording import counted
@@ -46,9 +53,14 @@ from gendersort.review.wording import counted
 
 @app.command()
 def classify(
-    paths: Annotated[list[str], typer.Argument(
+    paths: Annotated[list[str] | None, typer.Argument(
         metavar="PATH", help="Photos and folders to classify (Ray: one folder, or an s3:// or gs:// URI).",
-        show_default=False)],
+        show_default=False)] = None,
+    files_from: Annotated[str | None, typer.Option(
+        "--files-from", metavar="FILE", show_default=False,
+        help="Also the photos and folders listed in FILE, one a line; - reads the list from stdin.")] = None,
+    include: Include = None,
+    exclude: Exclude = None,
     out: Annotated[str, typer.Option(
         "--out", "-o", metavar="FILE",
         help="results.csv, results.jsonl, results.parquet (a folder of parts), or - (stdout).")] = "-",
@@ -77,9 +89,15 @@ def classify(
 
     \b
     Example: gendersort classify ./photos --out results.csv
+    From a list: find /photos -newer last-run | gendersort classify --files-from - --out new.csv
     On Ray: gendersort classify s3://bucket/photos --engine ray --out s3://bucket/results
     """
+    paths = paths or []
+    if not (paths or files_from):
+        raise BadOptionError("classify needs a PATH or --files-from FILE")
     if engine.value == "ray":
+        if files_from or include or exclude:
+            raise BadOptionError("--files-from, --include and --exclude go with the local engine")
         if ray_address == "local":
             # A cluster of this machine alone talks over loopback, not the machine's network address;
             # Ray reads this when it is imported, so it is set before.
@@ -94,8 +112,13 @@ def classify(
             min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,
             actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address,
             model=model.value)
+        if not run.listed:
+            no_photo(", ".join(paths), 0, quiet)
         raise typer.Exit(EXIT_FILE_ERRORS if run.written.errors else EXIT_OK)
     check_paths_exist(paths)
+    listed = read_path_list(files_from) if files_from else []
+    where = ", ".join([*paths, *([f"the list {files_from}"] if files_from else [])])
+    chosen = patterns(include, exclude)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)
     analyzer = load_models(device, quiet, workers, model)
@@ -107,18 +130,28 @@ def classify(
         if kept:
             note(f"{counted(len({row['path'] for row in kept}), 'file')} already done in {out}", quiet)
 
-        def to_do() -> Iterator[FoundFile]:
-            """The files left to classify: the work's walk, and walked again for the bar's total."""
-            return unfinished(find_images(paths, recursive=recursive), kept)
+        def to_do(passed_over: Callable[[Path], None] | None = None) -> Iterator[FoundFile]:
+            """The files left to classify: the work's walk (told of the files passed over), and walked
+            again for the bar's total."""
+            found = find_images(paths, recursive=recursive, patterns=chosen, passed_over=passed_over,
+                                listed=listed)
+            return unfinished(found, kept)
 
-        results = classify_files(to_do(), analyzer=analyzer, faces=faces.value,
+        passed_over: list[Path] = []
+        results = classify_files(to_do(passed_over.append), analyzer=analyzer, faces=faces.value,
                                  min_confidence=min_confidence, batch_size=batch_size, workers=workers)
-        for result in progress(results, quiet, count=to_do):
-            writer.write(result.rows())
-            tally.add(result)
-            if result.status == ERROR:
-                note(f"{result.path}: {result.error}", quiet)
-    note(tally.summary(), quiet)
+        with interruptible(f"{out} holds the rows so far: the same command with --resume finishes it"
+                           if out != STDOUT else "the rows so far went to stdout"):
+            for result in progress(results, quiet, count=to_do):
+                writer.write(result.rows())
+                tally.add(result)
+                if result.status == ERROR:
+                    note(f"{result.path}: {result.error}", quiet)
+    if not tally.files and not kept:
+        no_photo(where, len(passed_over), quiet)
+    note("; ".join(filter(None, (tally.summary(), passed_over_note(len(passed_over))))), quiet)
+    if out != STDOUT:
+        note(f"wrote {out}", quiet)
     raise typer.Exit(EXIT_FILE_ERRORS if tally.errors else EXIT_OK)
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from tqdm import tqdm
 
+from gendersort.cli.app import EXIT_INTERRUPTED, EXIT_NO_PHOTO
 from gendersort.cli.help import choices
 from gendersort.models.device import DEVICES
 from gendersort.models.registry import DEFAULT_MODEL, MODELS
 from gendersort.outputs.results import FACE_MODE_ALIASES, FACE_MODES
 from gendersort.outputs.writers import FORMATS
+from gendersort.photos.walk import Patterns
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
+from gendersort.review.wording import counted
 
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
 FaceMode = Enum("FaceMode", {name: name for name in (*FACE_MODES, *FACE_MODE_ALIASES)}, type=str)
@@ -32,6 +37,12 @@ BatchSize = Annotated[int, typer.Option(
 Workers = Annotated[int, typer.Option(
     min=1, metavar="INTEGER", help="Photos decoded and searched for faces at once (threads).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")]
+Include = Annotated[list[str] | None, typer.Option(metavar="PATTERN", show_default=False, help=(
+    "Only the files whose name matches, e.g. '*.jpg' (a pattern with a / matches the path below the "
+    "folder given). Repeatable."))]
+Exclude = Annotated[list[str] | None, typer.Option(metavar="PATTERN", show_default=False, help=(
+    "Pass over the files and folders whose name (or path, as for --include) matches, e.g. '.thumbnails'. "
+    "Repeatable."))]
 ENGINES = ("local", "ray")
 Engine = Enum("Engine", {name: name for name in ENGINES}, type=str)
 EngineOption = Annotated[Engine, typer.Option(metavar=choices(ENGINES), help=(
@@ -70,3 +81,31 @@ def note(message: str, quiet: bool) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
+def passed_over_note(passed_over: int) -> str:
+    """"2 files passed over, not images", or nothing when there were none."""
+    if not passed_over:
+        return ""
+    return f"{counted(passed_over, 'file')} passed over, not {'an image' if passed_over == 1 else 'images'}"
+
+
+def no_photo(where: str, passed_over: int, quiet: bool) -> NoReturn:
+    """Nothing to do is said, not silent, and exits 3: an empty folder, or one of files that are not
+    images, is more likely a wrong path than a finished job."""
+    passed = passed_over_note(passed_over)
+    note(f"no photo found in {where}{f' ({passed})' if passed else ''}; nothing done", quiet)
+    raise typer.Exit(EXIT_NO_PHOTO)
+
+
+def patterns(include: list[str] | None, exclude: list[str] | None) -> Patterns:
+    return Patterns(tuple(include or ()), tuple(exclude or ()))
+
+
+@contextmanager
+def interruptible(how_to_go_on: str) -> Iterator[None]:
+    """Ctrl-C says in a line how to go on from where the run stopped, and exits 130 (the shell's code for
+    it), instead of a traceback or click's bare "Aborted!"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"gendersort: interrupted; {how_to_go_on}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -16,6 +16,7 @@ from gendersort.cli.options import (
     ModelOption,
     QuietOption,
     load_models,
+    no_photo,
 )
 from gendersort.outputs.results import ERROR
 from gendersort.photos.walk import find_images
@@ -36,14 +37,17 @@ def predict(
 
     Example: gendersort predict photo.jpg  ->  photo.jpg: it is very likely a man (98.7%)
     """
-    found = find_images(images)
-    errors = 0
+    passed_over: list[Path] = []
+    found = find_images(images, passed_over=passed_over.append)
+    statuses = []
     results = classify_files(found, faces="all", min_confidence=min_confidence,
                              analyzer=load_models(device, quiet, model=model))
     for result in results:
-        errors += result.status == ERROR
+        statuses.append(result.status)
         for sentence in describe(result):
             typer.echo(sentence)
-    raise typer.Exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
+    if not statuses:
+        no_photo(", ".join(map(str, images)), len(passed_over), quiet)
+    raise typer.Exit(EXIT_FILE_ERRORS if ERROR in statuses else EXIT_OK)
 
 

@@ -14,13 +14,19 @@ from gendersort.cli.options import (
     DEFAULT_CLASSIFIER,
     BatchSize,
     DeviceOption,
+    Exclude,
+    Include,
     MinConfidence,
     ModelOption,
     QuietOption,
     Recursive,
     Workers,
+    interruptible,
+    no_photo,
     note,
     note_device,
+    passed_over_note,
+    patterns,
 )
 from gendersort.outputs.sorting import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.pipeline.api import WORKERS
@@ -42,6 +48,8 @@ def sort(
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", metavar="FILE", help="Manifest CSV (default: DEST/gendersort-manifest.csv).",
         show_default=False)] = None,
+    include: Include = None,
+    exclude: Exclude = None,
     min_confidence: MinConfidence = 0.0,
     recursive: Recursive = True,
     batch_size: BatchSize = 32,
@@ -52,7 +60,8 @@ def sort(
 ) -> None:
     """Copy (or move, or link) photos into DEST/male, DEST/female and DEST/unknown; never overwrite.
 
-    Unreadable files stay where they are and are listed. Rerunning finishes an interrupted sort.
+    Unreadable files, and files that are not images, stay where they are and are listed. Rerunning
+    finishes an interrupted sort.
 
     Example: gendersort sort ./photos ./sorted --move
     """
@@ -61,20 +70,26 @@ def sort(
     mode = "move" if move else "link" if link else "copy"
     job = SortJob(src, dest, mode=mode, dry_run=dry_run, flatten=flatten, recursive=recursive,
                   min_confidence=min_confidence, batch_size=batch_size, workers=workers, manifest=manifest,
-                  device=device.value, model=model.value)
+                  device=device.value, model=model.value, patterns=patterns(include, exclude))
     note_device(job.analyzer, device, quiet)
     counts: Counter[str] = Counter()
-    for placement in progress(job.run(), quiet, count=job.unsorted):
-        counts[placement.label if placement.destination else LEFT] += 1
-        if placement.destination is None:
-            note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
-        elif dry_run:
-            typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
-        if placement.action == COPIED_OUTSIDE:
-            note(f"{placement.source}: copied, not moved: its folder lies outside SRC (a link)", quiet)
+    with interruptible("nothing is lost; the same command again finishes the sort"):
+        for placement in progress(job.run(), quiet, count=job.unsorted):
+            counts[placement.label if placement.destination else LEFT] += 1
+            if placement.destination is None:
+                note(f"{LEFT}: {placement.source}: {placement.error}", quiet)
+            elif dry_run:
+                typer.echo(f"{placement.action} {placement.source} -> {placement.destination}")
+            if placement.action == COPIED_OUTSIDE:
+                note(f"{placement.source}: copied, not moved: its folder lies outside SRC (a link)", quiet)
+    for path in job.passed_over:
+        note(f"passed over (not an image): {path}", quiet)
+    if not counts and not job.already_sorted:
+        no_photo(str(src), len(job.passed_over), quiet)
     folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    passed = passed_over_note(len(job.passed_over))
     note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
-         f"{job.already_sorted} sorted before (in {job.manifest})", quiet)
+         f"{job.already_sorted} sorted before (in {job.manifest}){f'; {passed}' if passed else ''}", quiet)
     raise typer.Exit(EXIT_FILE_ERRORS if counts[LEFT] else EXIT_OK)
 
 

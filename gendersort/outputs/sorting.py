@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.outputs.results import ERROR, ImageResult
 from gendersort.outputs.transfers import TRANSFERS, already_placed, candidate_names
 from gendersort.outputs.writers import ENCODING, RowWriter, open_results, read_rows
-from gendersort.photos.walk import FoundFile, MissingPathError, find_images
+from gendersort.photos.walk import EVERY_FILE, FoundFile, MissingPathError, Patterns, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
 
@@ -71,12 +71,13 @@ class SortJob:
                  dry_run: bool = False, flatten: bool = False, recursive: bool = True,
                  min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
                  workers: int = WORKERS, manifest: str | Path | None = None, model: str = DEFAULT_MODEL,
-                 analyzer: FaceAnalyzer | None = None) -> None:
+                 patterns: Patterns = EVERY_FILE, analyzer: FaceAnalyzer | None = None) -> None:
         self.source, self.destination = Path(source), Path(destination)
         check_folders(self.source, self.destination)
         if mode not in MODES:
             raise BadOptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode, self.dry_run, self.flatten, self.recursive = mode, dry_run, flatten, recursive
+        self.patterns = patterns  # --include and --exclude
         self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
         self.manifest = Path(manifest) if manifest else self.destination / MANIFEST_NAME
         self.journal = self.manifest.with_name(self.manifest.name + ".journal")
@@ -86,6 +87,7 @@ class SortJob:
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
         self.journal_writer: RowWriter | None = None
+        self.passed_over: list[Path] = []  # files of SRC that are not images, as the run meets them
 
     def run(self) -> Iterator[Placement]:
         if self.dry_run:
@@ -120,10 +122,12 @@ class SortJob:
             done.add(str(source))
             yield placement
 
-    def found(self) -> Iterator[FoundFile]:
-        """Every photo under SRC; DEST's label folders are never entered."""
+    def found(self, passed_over: Callable[[Path], None] | None = None) -> Iterator[FoundFile]:
+        """Every photo under SRC; DEST's label folders are never entered; `passed_over` is told of the
+        files that are not images."""
         label_folders = [self.destination / folder for folder in FOLDERS]
-        return find_images([self.source], recursive=self.recursive, exclude=label_folders)
+        return find_images([self.source], recursive=self.recursive, exclude=label_folders,
+                           patterns=self.patterns, passed_over=passed_over)
 
     def unsorted(self) -> Iterator[FoundFile]:
         """The photos that the manifest did not list as the run started: those it will place (what the
@@ -131,9 +135,9 @@ class SortJob:
         return (item for item in self.found() if os.path.abspath(item.path) not in self.recorded)
 
     def place_all(self, done: set[str]) -> Iterator[Placement]:
-        results = classify_files(self.not_sorted(self.found(), done), analyzer=self.analyzer,
-                                 min_confidence=self.min_confidence, batch_size=self.batch_size,
-                                 workers=self.workers)
+        to_place = self.not_sorted(self.found(self.passed_over.append), done)
+        results = classify_files(to_place, analyzer=self.analyzer, min_confidence=self.min_confidence,
+                                 batch_size=self.batch_size, workers=self.workers)
         for result in results:
             yield self.place(result)
 
