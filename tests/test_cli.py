@@ -186,10 +186,10 @@ def test_info_names_models_and_providers():
 
 
 @pytest.mark.skipif(cuda_works(), reason="CUDA works here")
-@pytest.mark.parametrize("command", ["classify", "sort", "predict", "evaluate", "info"])
+@pytest.mark.parametrize("command", ["classify", "sort", "predict", "evaluate"])
 def test_cuda_asked_for_but_missing_is_an_error_not_a_cpu_run(photos, tmp_path, command):
     paths = {"classify": [photos, "--out", tmp_path / "r.csv"], "sort": [photos, tmp_path / "sorted"],
-             "predict": [photos], "evaluate": [labelled_tree(tmp_path / "labelled")], "info": []}[command]
+             "predict": [photos], "evaluate": [labelled_tree(tmp_path / "labelled")]}[command]
     result = gendersort(command, *paths, "--device", "cuda")
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,8 +19,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from gendersort import __version__
 from gendersort.cli import app
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, cuda_works
 
 NO_PHOTO = 3  # the README's exit-code table
 
@@ -125,3 +129,62 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     finished = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert len(paths_in(out.read_text(), photos)) == 60
+
+
+def test_version():
+    result = gendersort("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(rf"gendersort {re.escape(__version__)} \(onnxruntime [\w.]+, Python [\d.]+\)\n",
+                        result.stdout), result.stdout
+
+
+def test_shell_completion_completes_commands_and_choices():
+    def complete(words: str) -> list[str]:
+        env = os.environ | {"_GENDERSORT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        run = subprocess.run([sys.executable, "-m", "gendersort"], env=env, capture_output=True, text=True,
+                             timeout=120)
+        return run.stdout.split()
+
+    assert complete("gendersort cl") == ["classify"]
+    assert complete("gendersort classify --faces ") == ["main", "all", "largest"]
+    assert "--install-completion" in gendersort("--help").stdout
+
+
+@pytest.mark.skipif(cuda_works(), reason="CUDA works here")
+def test_info_with_cuda_missing_says_everything_then_why_not_cuda():
+    result = gendersort("info", "--device", "cuda")
+    assert result.exit_code == 1
+    assert "gender classifier default: gender.onnx" in result.stdout
+    assert "execution providers available: " in result.stdout
+    assert "device cuda: not available" in result.stdout
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("gendersort: error: --device cuda was asked for, but "), line
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("95", "95 is not between 0 and 1; for 95%, give 0.95"),
+    ("-0.5", "-0.5 is not between 0 and 1"),
+])
+def test_min_confidence_as_a_percentage_gets_a_hint(value, message):
+    result = gendersort("classify", FIXTURES, "--min-confidence", value)
+    assert result.exit_code == 1
+    assert f"Invalid value for '--min-confidence': {message}" in " ".join(result.stderr.split())
+
+
+def test_jsonl_keeps_names_readable_and_valid_utf8(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(FIXTURES / "chelsea.png", photos / "café 写真.png")
+    shutil.copy(FIXTURES / "chelsea.png", os.fsencode(photos) + b"/bad\xff.png")
+    out = tmp_path / "results.jsonl"
+    result = gendersort("classify", photos, "--out", out, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode("utf-8")  # valid UTF-8 throughout
+    assert '"café 写真.png' in text.replace(str(photos) + "/", "")
+    assert "bad\\udcff.png" in text
+    paths = [json.loads(line)["path"] for line in text.splitlines()]
+    assert sorted(os.fsencode(path) for path in paths) == sorted(
+        os.fsencode(photos) + b"/" + name for name in (b"bad\xff.png", "café 写真.png".encode()))
+    resumed = gendersort("classify", photos, "--out", out, "--resume", "--device", "cpu")
+    assert "2 files already done" in resumed.stderr, "read back to the same names"

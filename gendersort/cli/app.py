@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import platform
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from importlib import metadata
+from typing import Annotated, Any
 
 import typer
 from PIL import Image
 from typer.core import TyperGroup
 
+from gendersort import __version__
 from gendersort.cli.help import PlainHelpTyper, plain_usage_message
 from gendersort.errors import FatalError
 
@@ -58,9 +61,35 @@ def usage_errors_exit_1() -> Iterator[None]:
 
 
 app = PlainHelpTyper(
-    cls=Commands, no_args_is_help=True, add_completion=False,
+    # typer's completion: --install-completion (it writes to the shell's start-up file, only when asked)
+    # and --show-completion (prints the script, to install by hand)
+    cls=Commands, no_args_is_help=True, add_completion=True,
     help="Tell, for every photo in a folder tree, whether the face in it is male or female.",
     epilog=("Exit codes: 0 all files processed, 1 usage or fatal error, 2 finished with per-file errors, "
             "3 no photo found, 130 interrupted (Ctrl-C)."),
 )
+
+
+def show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"gendersort {__version__} (onnxruntime {onnxruntime_version()}, Python "
+                   f"{platform.python_version()})")
+        raise typer.Exit(EXIT_OK)
+
+
+def onnxruntime_version() -> str:
+    """Read from the installed package's metadata, without importing it (nor starting anything of it)."""
+    for distribution in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=show_version, help="Show the version and exit.")] = False,
+         ) -> None:
+    pass  # the group's own options: --version (typer adds the completion options)
 

@@ -12,7 +12,7 @@ from gendersort.cli.options import (
     DeviceOption,
 )
 from gendersort.models.classifier import GenderClassifier
-from gendersort.models.device import runtime
+from gendersort.models.device import DeviceUnavailableError, runtime
 from gendersort.models.registry import MODELS, ModelMissingError, model_path
 from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.pipeline.api import shared_analyzer
@@ -22,9 +22,14 @@ from gendersort.pipeline.api import shared_analyzer
 def info(device: DeviceOption = AUTO) -> None:
     """Show the models (versions, input sizes, terms), and the execution providers available and chosen.
 
+    With --device cuda where CUDA does not work: all of it (the models on the CPU), then why not (exit 1).
+
     Example: gendersort info --device cuda
     """
-    analyzer = shared_analyzer(device.value)
+    try:
+        analyzer, unavailable = shared_analyzer(device.value), None
+    except DeviceUnavailableError as error:
+        analyzer, unavailable = shared_analyzer("cpu"), error
     detector, classifier = analyzer.detector, analyzer.classifier
     onnxruntime = runtime()
     lines = [
@@ -32,11 +37,13 @@ def info(device: DeviceOption = AUTO) -> None:
         f"face detector: {detector.model.path.name}, input {detector.input_size}x{detector.input_size}",
         *classifier_lines(),
         f"execution providers available: {', '.join(onnxruntime.get_available_providers())}",
-        f"device {device.value}: {classifier.model.chosen}",
+        f"device {device.value}: {'not available' if unavailable else classifier.model.chosen}",
         f"HEIC/HEIF: {'yes' if heif_supported() else 'no; ' + HEIF_HINT}",
         f"AVIF: {'yes' if features.check('avif') else 'no'}",
     ]
     typer.echo("\n".join(lines))
+    if unavailable:
+        raise unavailable  # said last, in its one line
 
 
 def classifier_lines() -> list[str]:

@@ -28,9 +28,19 @@ Format = Enum("Format", {name: name for name in FORMATS}, type=str)
 DeviceOption = Annotated[Device, typer.Option(
     metavar=choices(DEVICES), help="Where the models run; cuda never falls back to CPU.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, notes or summary.")]
+
+
+def fraction(value: float) -> float:
+    """--min-confidence lies between 0 and 1; 95 is taken for the percentage it likely means, and said."""
+    if not 0.0 <= value <= 1.0:
+        hint = f"; for {value:g}%, give {value / 100:g}" if 1.0 < value <= 100.0 else ""
+        raise typer.BadParameter(f"{value:g} is not between 0 and 1{hint}")
+    return value
+
+
 MinConfidence = Annotated[float, typer.Option(
-    min=0.0, max=1.0, metavar="FLOAT",
-    help="Label a face unknown when max(p_male, 1 - p_male) is below this.")]
+    metavar="FLOAT", callback=fraction,
+    help="Label a face unknown when max(p_male, 1 - p_male) is below this (0 to 1).")]
 Recursive = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")]
 BatchSize = Annotated[int, typer.Option(
     min=1, metavar="INTEGER", help="Faces sent through the classifier together.")]
