@@ -74,15 +74,16 @@ class Patterns:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
     def takes(self, path: Path, root: Path) -> bool:
         """Whether the file at `path`, met in the walk of `root`, is taken."""
-        if not (self.include or self.exclude):
-            return True  # the usual walk pays nothing for patterns
         relative = below(path, root)
         return (not self.include or matches(self.include, relative)) and not matches(self.exclude, relative)
 
     def enters(self, path: Path, root: Path) -> bool:
-        return not self.exclude or not matches(self.exclude, below(path, root))
+        return not matches(self.exclude, below(path, root))
 
 
 EVERY_FILE = Patterns()
@@ -99,12 +100,13 @@ def matches(patterns: Iterable[str], relative: PurePosixPath) -> bool:
 
 @dataclass(frozen=True)
 class WalkRules:
-    """What a walk enters and takes: `excluded`, real paths of folders never entered; `passed_over`, told
-    of each file that is not an image."""
+    """What a walk enters and takes: `excluded`, real paths of folders never entered; `patterns`, None for
+    every file (the usual walk pays nothing for them); `passed_over`, told of each file that is not an
+    image."""
 
     recursive: bool = True
     excluded: frozenset[str] = frozenset()
-    patterns: Patterns = EVERY_FILE
+    patterns: Patterns | None = None
     passed_over: Callable[[Path], None] | None = None
 
 
@@ -136,7 +138,8 @@ def find_images(paths: Iterable[str | Path], recursive: bool = True, exclude: It
     is that file's error.
     """
     roots = [*check_paths_exist(paths), *listed]
-    rules = WalkRules(recursive, frozenset(os.path.realpath(path) for path in exclude), patterns, passed_over)
+    rules = WalkRules(recursive, frozenset(os.path.realpath(path) for path in exclude), patterns or None,
+                      passed_over)
     return walk_roots(roots, rules)
 
 
@@ -183,9 +186,9 @@ def walk(folder: Path, root: Path, rules: WalkRules,
             yield FoundFile(path, error=describe_os_error(error))
             continue
         if is_dir:
-            if rules.recursive and rules.patterns.enters(path, root):
+            if rules.recursive and (rules.patterns is None or rules.patterns.enters(path, root)):
                 yield from walk(path, root, rules, (*ancestors, identity))
-        elif not rules.patterns.takes(path, root):
+        elif rules.patterns is not None and not rules.patterns.takes(path, root):
             continue
         elif (item := found(path)).error or looks_like_image(item.path):
             yield item
