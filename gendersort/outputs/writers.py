@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -33,6 +34,7 @@ ROWS_PER_FILE = 2000  # rows of a Parquet part: a kill loses at most the photos 
 PARQUET_HINT = "pip install 'gendersort[parquet]'"
 STDOUT = "-"
 SYNC_INTERVAL_S = 1.0
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 Row = dict[str, object]
 
@@ -95,7 +97,7 @@ class RowWriter:
             if self.csv:
                 self.csv.writerow(row)
             else:
-                self.stream.write(json.dumps(row) + "\n")
+                self.stream.write(json_line(row) + "\n")
         self.flush(sync=time.monotonic() - self.last_sync >= SYNC_INTERVAL_S)
 
     def flush(self, sync: bool = False) -> None:
@@ -103,6 +105,13 @@ class RowWriter:
         if sync and self.file_descriptor is not None:
             os.fsync(self.file_descriptor)
             self.last_sync = time.monotonic()
+
+
+def json_line(row: Row) -> str:
+    """A JSONL row with names readable as they are (café, 写真), not as \\u escapes; only a name's bytes that
+    are not UTF-8 (held as surrogates, see ENCODING) stay escaped (\\udcff), so that the line is valid UTF-8
+    and reads back to the same name."""
+    return SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", json.dumps(row, ensure_ascii=False))
 
 
 def regular_file_descriptor(stream: TextIO) -> int | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from gendersort.errors import FatalError
@@ -62,6 +64,52 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Patterns:
+    """--include and --exclude: shell patterns (*, ?, [abc]; case counts) matched against a file's or a
+    folder's name, or, for a pattern holding a /, against its path below the folder given. Only files
+    that an include pattern matches are taken (when there are any); what an exclude pattern matches is
+    passed over, a folder's contents too."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def takes(self, path: Path, root: Path) -> bool:
+        """Whether the file at `path`, met in the walk of `root`, is taken."""
+        relative = below(path, root)
+        return (not self.include or matches(self.include, relative)) and not matches(self.exclude, relative)
+
+    def enters(self, path: Path, root: Path) -> bool:
+        return not matches(self.exclude, below(path, root))
+
+
+EVERY_FILE = Patterns()
+
+
+def below(path: Path, root: Path) -> PurePosixPath:
+    return PurePosixPath(path.relative_to(root).as_posix())
+
+
+def matches(patterns: Iterable[str], relative: PurePosixPath) -> bool:
+    return any(fnmatchcase(str(relative) if "/" in pattern else relative.name, pattern)
+               for pattern in patterns)
+
+
+@dataclass(frozen=True)
+class WalkRules:
+    """What a walk enters and takes: `excluded`, real paths of folders never entered; `patterns`, None for
+    every file (the usual walk pays nothing for them); `passed_over`, told of each file that is not an
+    image."""
+
+    recursive: bool = True
+    excluded: frozenset[str] = frozenset()
+    patterns: Patterns | None = None
+    passed_over: Callable[[Path], None] | None = None
+
+
 def read_head(path: Path) -> bytes:
     with open(path, "rb") as file:
         return file.read(HEAD_BYTES)
@@ -76,33 +124,48 @@ def check_paths_exist(paths: Iterable[str | Path]) -> list[Path]:
     return checked
 
 
-def find_images(paths: Iterable[str | Path], recursive: bool = True,
-                exclude: Iterable[str | Path] = ()) -> Iterator[FoundFile]:
+def find_images(paths: Iterable[str | Path], recursive: bool = True, exclude: Iterable[str | Path] = (), *,
+                patterns: Patterns = EVERY_FILE, passed_over: Callable[[Path], None] | None = None,
+                listed: Iterable[Path] = ()) -> Iterator[FoundFile]:
     """Every image under the given files and folders, in sorted order, plus the problems met on the way.
 
     A file is taken when its bytes are an image's or its name says it is one (so a broken photo gets
-    reported, while notes.txt is passed over); a file named on the command line is always taken.
-    Symbolic links are followed; broken ones, loops and unreadable entries come back as errors.
-    Folders in `exclude` (for example the destination of a sort) are never entered. Missing paths
-    raise MissingPathError here, before the walk starts.
+    reported, while notes.txt is passed over, and `passed_over` told of it); a file named on the command
+    line is always taken. Symbolic links are followed; broken ones, loops and unreadable entries come
+    back as errors. Folders in `exclude` (for example the destination of a sort) are never entered, and
+    `patterns` choose among the files and folders met in the walk. Missing paths raise MissingPathError
+    here, before the walk starts; paths `listed` in a file (--files-from) are not checked: a missing one
+    is that file's error.
     """
-    roots = check_paths_exist(paths)
-    excluded = {os.path.realpath(path) for path in exclude}
-    return walk_roots(roots, recursive, excluded)
+    roots = [*check_paths_exist(paths), *listed]
+    rules = WalkRules(recursive, frozenset(os.path.realpath(path) for path in exclude), patterns or None,
+                      passed_over)
+    return walk_roots(roots, rules)
 
 
-def walk_roots(roots: list[Path], recursive: bool, excluded: set[str]) -> Iterator[FoundFile]:
+def read_path_list(source: str) -> list[Path]:
+    """The paths in a file, or on stdin for "-": one a line (a name's bytes kept as they are), blank lines
+    skipped."""
+    try:
+        text = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except FileNotFoundError:
+        raise MissingPathError(f"{source}: no such file (--files-from)") from None
+    lines = (line.removesuffix(b"\r") for line in text.split(b"\n"))
+    return [Path(os.fsdecode(line)) for line in lines if line]
+
+
+def walk_roots(roots: list[Path], rules: WalkRules) -> Iterator[FoundFile]:
     for path in roots:
         if path.is_dir():
-            yield from walk(path, recursive, excluded, ancestors=())
+            yield from walk(path, path, rules, ancestors=())
         else:
             yield found(path)
 
 
-def walk(folder: Path, recursive: bool, excluded: set[str],
+def walk(folder: Path, root: Path, rules: WalkRules,
          ancestors: tuple[tuple[int, int], ...]) -> Iterator[FoundFile]:
     real = os.path.realpath(folder)
-    if real in excluded:
+    if real in rules.excluded:
         return
     try:
         status = folder.stat()
@@ -123,10 +186,14 @@ def walk(folder: Path, recursive: bool, excluded: set[str],
             yield FoundFile(path, error=describe_os_error(error))
             continue
         if is_dir:
-            if recursive:
-                yield from walk(path, recursive, excluded, (*ancestors, identity))
+            if rules.recursive and (rules.patterns is None or rules.patterns.enters(path, root)):
+                yield from walk(path, root, rules, (*ancestors, identity))
+        elif rules.patterns is not None and not rules.patterns.takes(path, root):
+            continue
         elif (item := found(path)).error or looks_like_image(item.path):
             yield item
+        elif rules.passed_over:
+            rules.passed_over(path)
 
 
 def found(path: Path) -> FoundFile:

@@ -26,7 +26,7 @@ from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, dest_files, photo_keys, written_rows
-from gendersort.outputs.results import ERROR, Tally
+from gendersort.outputs.results import ERROR, FACE_MODE_ALIASES, Tally
 from gendersort.outputs.writers import ROWS_PER_FILE, OutputExistsError, OutputLock
 from gendersort.pipeline.api import BATCH_SIZE
 from gendersort.review.wording import counted
@@ -68,7 +68,8 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
         if overwrite:
             for path in parts + temporary:
                 dest_filesystem.delete_file(path)
-        done = done_keys(dest_filesystem, [] if overwrite else parts, version)
+        done = done_keys(dest_filesystem, [] if overwrite else parts, version,
+                         FACE_MODE_ALIASES.get(faces, faces))
         todo = listing.filter(pc.invert(is_done(listing, done)))
         run.done_before = listing.num_rows - todo.num_rows
         if run.done_before:

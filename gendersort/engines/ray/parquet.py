@@ -14,6 +14,7 @@ from ray.data.block import Block, BlockAccessor
 
 from gendersort.errors import FatalError
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, RESULT_SCHEMA, photo_keys, write_part, written_rows
+from gendersort.outputs.results import OK
 
 
 class ParquetSink(Datasink[None]):
@@ -38,13 +39,20 @@ def to_arrow(block: Block) -> pa.Table:
     return BlockAccessor.for_block(block).to_arrow()
 
 
-def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str) -> pa.Array:
-    """The photos that have rows in DEST (photo_keys), all by the model `model_version`."""
-    table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version"])
+def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str, faces: str = "main"
+              ) -> pa.Array:
+    """The photos that have rows in DEST (photo_keys), all by the model `model_version` and with `faces`
+    (a face's row is numbered with --faces all, not with main)."""
+    table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version", "status", "face_index"])
     versions = set(table.column("model_version").unique().to_pylist()) - {model_version}
     if versions:
         raise FatalError(f"the destination holds rows of model {', '.join(sorted(versions))}, not "
                          f"{model_version}; write this model's rows to another destination")
+    with_faces = table.filter(pc.equal(table.column("status"), OK)).column("face_index")
+    written = {"all" if numbered else "main" for numbered in pc.is_valid(with_faces).unique().to_pylist()}
+    if others := sorted(written - {faces}):
+        raise FatalError(f"the destination holds rows of --faces {others[0]}, not {faces}; resume with "
+                         f"--faces {others[0]}, or write to another destination")
     return pc.unique(photo_keys(table))
 
 

@@ -1,0 +1,117 @@
+"""`gendersort evaluate`: accuracy on a labelled tree, or per group from a labels file."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gendersort.cli.app import EXIT_FILE_ERRORS, EXIT_OK, app
+from gendersort.cli.options import (
+    AUTO,
+    DEFAULT_CLASSIFIER,
+    BatchSize,
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    Workers,
+    load_models,
+    note,
+)
+from gendersort.errors import BadOptionError
+from gendersort.outputs.writers import check_output
+from gendersort.photos.walk import check_paths_exist
+from gendersort.pipeline.api import WORKERS
+from gendersort.printable import echo
+from gendersort.progress import progress
+from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
+from gendersort.review.labelled_command import evaluate_labels
+from gendersort.review.labels_file import LabelColumns
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Argument(
+        metavar="DIR", help="A labelled tree: DIR/male/... and DIR/female/... (or --labels).",
+        show_default=False)] = None,
+    labels: Annotated[Path | None, typer.Option(metavar="FILE", show_default=False, help=(
+        "Instead of DIR: a CSV with path and label (male/female) columns, and any others for --by."))] = None,
+    by: Annotated[list[str] | None, typer.Option(metavar="COLUMN", show_default=False, help=(
+        "With --labels: figures per group of this column; age:0,18,30 bands numbers. Repeatable."))] = None,
+    results: Annotated[Path | None, typer.Option(metavar="FILE", show_default=False, help=(
+        "With --labels: score this classify output (CSV, JSONL, Parquet) instead of running the models."))
+    ] = None,
+    label_map: Annotated[list[str] | None, typer.Option(metavar="MAPPING", show_default=False, help=(
+        "With --labels: what other labels mean, e.g. 0=male,1=female (UTKFace)."))] = None,
+    path_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of paths.")
+                           ] = LabelColumns.path,
+    label_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of labels.")
+                            ] = LabelColumns.label,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE", show_default=False, help="With --labels: also write the figures as JSON.")
+    ] = None,
+    misclassified: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option(
+        metavar="FILE", show_default=False,
+        help="Also write an HTML report: confusion matrix, figures, the misclassified photos.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace existing --misclassified, --report and --json files.")] = False,
+    batch_size: BatchSize = 32,
+    workers: Workers = WORKERS,
+    device: DeviceOption = AUTO,
+    model: ModelOption = DEFAULT_CLASSIFIER,
+    quiet: QuietOption = False,
+) -> None:
+    """Measure accuracy on a labelled tree (metrics, confusion matrix, misclassified files), or from a labels
+    file, as a whole and per group, with 95% intervals.
+
+    \b
+    Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
+    Per group: gendersort evaluate --labels labels.csv --by race --by age:0,18,30,60 --json audit.json
+    """
+    if labels is not None:
+        if directory is not None:
+            raise BadOptionError("give DIR or --labels FILE, not both")
+        complete = evaluate_labels(
+            labels, by or [], label_map or [], columns=LabelColumns(path_column, label_column),
+            results=results, json_out=json_out, misclassified=misclassified, report=report,
+            overwrite=overwrite, quiet=quiet, model=model.value if given(ctx, "model") else None,
+            analyzer=lambda: load_models(device, quiet, workers, model), batch_size=batch_size,
+            workers=workers, note=partial(note, quiet=quiet))
+        raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
+    if directory is None:
+        raise BadOptionError("evaluate needs DIR (a male/ and female/ tree) or --labels FILE")
+    if by or results or label_map or json_out or given(ctx, "path_column") or given(ctx, "label_column"):
+        raise BadOptionError("--by, --results, --label-map, --json, --path-column and --label-column go with "
+                             "--labels FILE, not DIR")
+    check_paths_exist([directory])
+    folders = labelled_folders(directory)
+    for written in (misclassified, report):
+        if written:
+            check_output(str(written), overwrite=overwrite)
+    analyzer = load_models(device, quiet, workers, model)
+    outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
+    labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
+    evaluation = Evaluation.of(labelled)
+    echo(evaluation.report())
+    if misclassified:
+        evaluation.write_misclassified(misclassified)
+    if report:
+        from gendersort.review.report import EvaluationSummary, write_report
+
+        rows = [row for _, result in labelled for row in result.rows()]
+        truth = {miss.path: miss.truth for miss in evaluation.misclassified}
+        wrong = [row | {"truth": truth[row["path"]]} for row in rows if row["path"] in truth]
+        write_report(rows, report, evaluation=EvaluationSummary(evaluation.metrics, wrong))
+        note(f"wrote {report}", quiet)
+    raise typer.Exit(EXIT_FILE_ERRORS if evaluation.errors else EXIT_OK)
+
+
+def given(ctx: typer.Context, option: str) -> bool:
+    """Whether the command line named the option (not merely left it at its default)."""
+    source = ctx.get_parameter_source(option)
+    return source is not None and source.name != "DEFAULT"
