@@ -23,7 +23,7 @@ from gendersort.models.registry import MODELS, model_path
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
-from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_results
+from gendersort.review.evaluation.labelled_tree import Evaluation, labelled_folders, labelled_results
 from gendersort.review.sentences import describe
 from tests.conftest import FIXTURES
 from tests.test_cli import gendersort, labelled_tree

@@ -48,7 +48,7 @@ from gendersort.outputs.writers import FORMATS, STDOUT, check_output, open_resul
 from gendersort.photos.walk import FoundFile, check_paths_exist, find_images, read_path_list
 from gendersort.pipeline.api import WORKERS, classify_files
 from gendersort.progress import progress
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 
 @app.command()

@@ -26,9 +26,14 @@ from gendersort.photos.walk import check_paths_exist
 from gendersort.pipeline.api import WORKERS
 from gendersort.printable import echo
 from gendersort.progress import progress
-from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
-from gendersort.review.labelled_command import evaluate_labels
-from gendersort.review.labels_file import LabelColumns
+from gendersort.review.evaluate import evaluate_labels
+from gendersort.review.evaluation.labelled_tree import (
+    Evaluation,
+    labelled_folders,
+    labelled_photos,
+    labelled_results,
+)
+from gendersort.review.evaluation.labels_file import LabelColumns
 
 
 @app.command()
@@ -101,7 +106,7 @@ def evaluate(
     if misclassified:
         evaluation.write_misclassified(misclassified)
     if report:
-        from gendersort.review.report import EvaluationSummary, write_report
+        from gendersort.review.report.build import EvaluationSummary, write_report
 
         rows = [row for _, result in labelled for row in result.rows()]
         truth = {miss.path: miss.truth for miss in evaluation.misclassified}

@@ -21,7 +21,7 @@ from gendersort.photos.walk import Patterns
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
 from gendersort.printable import printable
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
 FaceMode = Enum("FaceMode", {name: name for name in (*FACE_MODES, *FACE_MODE_ALIASES)}, type=str)

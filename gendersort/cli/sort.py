@@ -32,7 +32,7 @@ from gendersort.outputs.sorting import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.pipeline.api import WORKERS
 from gendersort.printable import echo
 from gendersort.progress import progress
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gendersort.labels import UNKNOWN
 from gendersort.outputs.results import ERROR, FacePrediction, ImageResult
-from gendersort.review.wording import likelihood_phrase
+from gendersort.wording import likelihood_phrase
 
 
 def describe(result: ImageResult) -> list[str]:

@@ -29,7 +29,7 @@ from gendersort.outputs.parquet_parts import KEY_COLUMNS, dest_files, photo_keys
 from gendersort.outputs.results import ERROR, FACE_MODE_ALIASES, Tally
 from gendersort.outputs.writers import ROWS_PER_FILE, OutputExistsError, OutputLock
 from gendersort.pipeline.api import BATCH_SIZE
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 
 @dataclass

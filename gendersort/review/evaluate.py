@@ -18,14 +18,20 @@ from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files
 from gendersort.printable import echo
 from gendersort.progress import progress
-from gendersort.review.audit_match import match, nothing_matched
-from gendersort.review.audit_text import audit_report
-from gendersort.review.evaluation import write_misclassified
-from gendersort.review.grouping import GroupBy
-from gendersort.review.labelled_audit import LabelledAudit
-from gendersort.review.labels_file import LabelColumns, LabelsFile, parse_label_map, paths_hint, read_labels
-from gendersort.review.report_rows import ResultRow, as_rows, read_results
-from gendersort.review.wording import counted
+from gendersort.review.evaluation.audit import LabelledAudit
+from gendersort.review.evaluation.grouping import GroupBy
+from gendersort.review.evaluation.labelled_tree import write_misclassified
+from gendersort.review.evaluation.labels_file import (
+    LabelColumns,
+    LabelsFile,
+    parse_label_map,
+    paths_hint,
+    read_labels,
+)
+from gendersort.review.evaluation.matching import match, nothing_matched
+from gendersort.review.evaluation.printout import audit_report
+from gendersort.review.results_file import ResultRow, as_rows, read_results
+from gendersort.wording import counted
 
 
 def evaluate_labels(labels: Path, by: list[str], label_map: list[str], *, columns: LabelColumns,
@@ -101,8 +107,8 @@ def classified(labelled: LabelsFile, analyzer: FaceAnalyzer, batch_size: int, wo
 
 
 def write_audit_report(audit: LabelledAudit, out: Path) -> None:
-    from gendersort.review.report import EvaluationSummary, write_report
-    from gendersort.review.report_groups import GroupView
+    from gendersort.review.report.build import EvaluationSummary, write_report
+    from gendersort.review.report.groups import GroupView
 
     wrong = {miss.path for miss in audit.misclassified}
     rows = [row for _, row in audit.matched.pairs]

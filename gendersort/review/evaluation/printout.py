@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gendersort.review.audit import SMALL_GROUP, GroupScore, confusion, no_worst
-from gendersort.review.intervals import Interval, wilson
-from gendersort.review.labelled_audit import LabelledAudit
-from gendersort.review.wording import counted
+from gendersort.review.evaluation.audit import LabelledAudit
+from gendersort.review.evaluation.intervals import Interval, wilson
+from gendersort.review.evaluation.scoring import SMALL_GROUP, GroupScore, confusion, no_worst
+from gendersort.wording import counted
 
 EXAMPLES = 3  # paths shown of each kind not scored
 FIGURES = ("accuracy", "balanced", "women", "men")

@@ -18,7 +18,7 @@ from gendersort.outputs.whole_files import write_whole
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_paths
-from gendersort.review.metrics import classification_metrics
+from gendersort.review.evaluation.metrics import classification_metrics
 
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 

@@ -16,7 +16,7 @@ from gendersort.photos.decode import UnreadableImageError, open_upright
 from gendersort.photos.walk import found
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files
-from gendersort.review.wording import describe
+from gendersort.wording import describe
 
 
 @dataclass(frozen=True)

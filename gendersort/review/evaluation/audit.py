@@ -2,8 +2,8 @@
 the JSON document `--json` writes.
 
 Rows come from running the models on the labelled photos or from an earlier run's results file; either way
-they are paired with the labels by path (audit_match.py), and a photo without a face or unreadable counts
-as wrong (audit.py).
+they are paired with the labels by path (matching.py), and a photo without a face or unreadable counts
+as wrong (scoring.py).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 
 from gendersort.outputs.results import ERROR, OK
 from gendersort.outputs.whole_files import write_whole
-from gendersort.review.audit import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
-from gendersort.review.audit_match import Matched
-from gendersort.review.evaluation import Miss
-from gendersort.review.grouping import GroupBy
-from gendersort.review.intervals import Z95
-from gendersort.review.labels_file import LabelsFile
-from gendersort.review.report_rows import ResultRow
+from gendersort.review.evaluation.grouping import GroupBy
+from gendersort.review.evaluation.intervals import Z95
+from gendersort.review.evaluation.labelled_tree import Miss
+from gendersort.review.evaluation.labels_file import LabelsFile
+from gendersort.review.evaluation.matching import Matched
+from gendersort.review.evaluation.scoring import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
+from gendersort.review.results_file import ResultRow
 
 INTERVAL = ("Wilson score, 95%; balanced accuracy: the Wilson limits of women's and men's accuracy "
             "combined by MOVER")
