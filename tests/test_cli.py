@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.models.classifier import GenderClassifier
-from gendersort.outputs.results import COLUMNS
+from gendersort.pipeline.results import COLUMNS
 from tests.conftest import FIXTURES, cuda_works
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"

@@ -16,8 +16,8 @@ import pytest
 
 from gendersort import classify_image, classify_paths
 from gendersort.errors import BadOptionError
-from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS
+from gendersort.models.chip_geometry import ChipGeometry
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import MODELS, model_path
 from gendersort.photos.imaging import load_upright

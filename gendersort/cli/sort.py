@@ -28,10 +28,10 @@ from gendersort.cli.options import (
     passed_over_note,
     patterns,
 )
-from gendersort.outputs.sorting import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.pipeline.api import WORKERS
 from gendersort.printable import echo
 from gendersort.progress import progress
+from gendersort.sorting.job import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.wording import counted
 
 

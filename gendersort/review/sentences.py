@@ -4,7 +4,7 @@ that the viewer and the report use too."""
 from __future__ import annotations
 
 from gendersort.labels import UNKNOWN
-from gendersort.outputs.results import ERROR, FacePrediction, ImageResult
+from gendersort.pipeline.results import ERROR, FacePrediction, ImageResult
 from gendersort.wording import likelihood_phrase
 
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from gendersort.outputs.results import ERROR, OK
 from gendersort.outputs.whole_files import write_whole
+from gendersort.pipeline.results import ERROR, OK
 from gendersort.review.evaluation.grouping import GroupBy
 from gendersort.review.evaluation.intervals import Z95
 from gendersort.review.evaluation.labelled_tree import Miss

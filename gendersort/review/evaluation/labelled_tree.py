@@ -13,11 +13,11 @@ import numpy as np
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
 from gendersort.outputs.csv_text import csv_writer
-from gendersort.outputs.results import NO_FACE, OK, ImageResult
 from gendersort.outputs.whole_files import write_whole
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_paths
+from gendersort.pipeline.results import NO_FACE, OK, ImageResult
 from gendersort.review.evaluation.metrics import classification_metrics
 
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
