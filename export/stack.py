@@ -37,6 +37,7 @@ from export.second_opinion import (
     window_matrices,
 )
 from gendersort.labels import LABELS
+from gendersort.review.evaluation.scoring import GroupScore, Scored
 
 MALE = LABELS.index("male")
 NEWTON_STEPS = 30
@@ -143,10 +144,9 @@ def cross_fitted(sets: list[SetLogits]) -> list[np.ndarray]:
 
 
 def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float]:
-    """(balanced, women, men) accuracy where p_male NaN (no face) is wrong."""
-    said_male = np.where(np.isnan(p_male), ~truth, p_male >= 0.5)
-    women, men = float(np.mean(~said_male[~truth])), float(np.mean(said_male[truth]))
-    return (women + men) / 2, women, men
+    """(balanced, women, men) accuracy where p_male NaN (no face) is wrong, scored as gendersort scores."""
+    score = GroupScore.of("all", Scored.of(truth, p_male))
+    return score.balanced_accuracy, score.women, score.men
 
 
 def scores(part: SetLogits, p_male: np.ndarray) -> dict[str, float]:

@@ -1,12 +1,14 @@
-"""`gendersort evaluate --labels FILE`: read and check everything that needs no model (the labels, the `--by`
-columns, the files to write, an earlier run's results), then get each labelled photo's row (from the results
-file, or by running the models on the photos), score, print, and write what was asked for."""
+"""`gendersort evaluate`: read and check everything that needs no model (the labels, from a labels file or a
+labelled tree's folder names; the `--by` columns, the files to write, an earlier run's results), then get
+each labelled photo's row (from the results file, or by running the models on the photos), score, print, and
+write what was asked for. A tree and a labels file take this one path: the same figures, printout, JSON and
+report."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gendersort.errors import BadOptionError, FatalError
@@ -18,9 +20,9 @@ from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files
 from gendersort.printable import echo
 from gendersort.progress import progress
-from gendersort.review.evaluation.audit import LabelledAudit
+from gendersort.review.evaluation.audit import LabelledAudit, write_misclassified
 from gendersort.review.evaluation.grouping import GroupBy
-from gendersort.review.evaluation.labelled_tree import write_misclassified
+from gendersort.review.evaluation.labelled_tree import read_tree
 from gendersort.review.evaluation.labels_file import (
     LabelColumns,
     LabelsFile,
@@ -34,42 +36,81 @@ from gendersort.review.results_file import ResultRow, as_rows, read_results
 from gendersort.wording import counted
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What the command writes beside its printout, and how."""
+
+    json_out: Path | None = None
+    misclassified: Path | None = None
+    report: Path | None = None
+    overwrite: bool = False
+
+    def check(self) -> None:
+        for written in (self.json_out, self.misclassified, self.report):
+            if written:
+                check_output(str(written), overwrite=self.overwrite)
+
+
+@dataclass(frozen=True)
+class Run:
+    """How the models run on the labelled photos, when no earlier run's results are given."""
+
+    analyzer: Callable[[], FaceAnalyzer]
+    batch_size: int
+    workers: int
+    quiet: bool
+    note: Callable[[str], None]
+
+
 def evaluate_labels(labels: Path, by: list[str], label_map: list[str], *, columns: LabelColumns,
-                    results: Path | None, json_out: Path | None, misclassified: Path | None,
-                    report: Path | None, overwrite: bool, quiet: bool, model: str | None,
-                    analyzer: Callable[[], FaceAnalyzer], batch_size: int, workers: int,
-                    note: Callable[[str], None]) -> bool:
-    """Run the command; True when every labelled photo was scored (none unreadable or without a row).
-    `model` is the classifier's name when the command line asked for one: results of another are refused."""
+                    results: Path | None, model: str | None, outputs: Outputs, run: Run) -> bool:
+    """`evaluate --labels FILE`; True when every labelled photo was scored (none unreadable or without a
+    row). `model` is the classifier's name when the command line asked for one: results of another are
+    refused."""
     check_paths_exist([labels, *([results] if results else [])])
     groupings = [GroupBy.parse(spec) for spec in by]
     labelled = read_labels(labels, groupings, parse_label_map(label_map), columns)
     if not labelled.photos:
         raise BadOptionError(f"{labels} labels no photo ({counted(labelled.without_label, 'row')} without a "
                              "label)")
-    for written in (json_out, misclassified, report):
-        if written:
-            check_output(str(written), overwrite=overwrite)
+    outputs.check()
     if results:
         rows = read_results(results)
         if model:
             check_model(rows, results, model)
     else:
-        check_photos_found(labelled, labels, note)
-        rows = classified(labelled, analyzer(), batch_size, workers, quiet)
+        check_photos_found(labelled, labels, run.note)
+        rows = classified(labelled, run)
+    return score(labelled, groupings, rows, labels, results, outputs, run.note)
+
+
+def evaluate_tree(root: Path, *, outputs: Outputs, run: Run) -> bool:
+    """`evaluate DIR`: the photos in DIR's male/ and female/ folders, labelled by them, scored as
+    evaluate_labels scores a labels file."""
+    check_paths_exist([root])
+    labelled = read_tree(root)
+    if not labelled.photos:
+        raise BadOptionError(f"{root}'s male/ and female/ folders hold no photo")
+    outputs.check()
+    return score(labelled, [], classified(labelled, run), root, None, outputs, run.note)
+
+
+def score(labelled: LabelsFile, groupings: list[GroupBy], rows: list[ResultRow], labels: Path,
+          results: Path | None, outputs: Outputs, note: Callable[[str], None]) -> bool:
+    """Pair, score, print and write; True when every labelled photo was scored."""
     matched = match(labelled.photos, rows)
     if not matched.pairs:
         raise FatalError(nothing_matched(matched, results or labels))
     audit = LabelledAudit.of(labelled, groupings, matched)
     echo(audit_report(audit))
-    if json_out:
-        audit.write_json(json_out, labels, results)
-        note(f"wrote {json_out}")
-    if misclassified:
-        write_misclassified(audit.misclassified, misclassified)
-    if report:
-        write_audit_report(audit, report)
-        note(f"wrote {report}")
+    if outputs.json_out:
+        audit.write_json(outputs.json_out, labels, results)
+        note(f"wrote {outputs.json_out}")
+    if outputs.misclassified:
+        write_misclassified(audit.misclassified, outputs.misclassified)
+    if outputs.report:
+        write_audit_report(audit, outputs.report)
+        note(f"wrote {outputs.report}")
     return not audit.matched.missing and not audit.scored.unreadable.any()
 
 
@@ -98,12 +139,11 @@ def check_photos_found(labelled: LabelsFile, labels: Path, note: Callable[[str],
              f"{missing[0]}) and count as unreadable; {where}")
 
 
-def classified(labelled: LabelsFile, analyzer: FaceAnalyzer, batch_size: int, workers: int,
-               quiet: bool) -> list[ResultRow]:
+def classified(labelled: LabelsFile, run: Run) -> list[ResultRow]:
     """Each labelled photo's row, as classify labels it; a photo that is not there is an error row."""
     files = (found(Path(photo.path)) for photo in labelled.photos)
-    results = classify_files(files, analyzer=analyzer, batch_size=batch_size, workers=workers)
-    return as_rows(result.rows()[0] for result in progress(results, quiet, total=len(labelled.photos)))
+    results = classify_files(files, analyzer=run.analyzer(), batch_size=run.batch_size, workers=run.workers)
+    return as_rows(result.rows()[0] for result in progress(results, run.quiet, total=len(labelled.photos)))
 
 
 def write_audit_report(audit: LabelledAudit, out: Path) -> None:
@@ -115,5 +155,5 @@ def write_audit_report(audit: LabelledAudit, out: Path) -> None:
     mistakes = [replace(row, truth=photo.truth) for photo, row in audit.matched.pairs if row.path in wrong]
     columns = list(audit.columns)
     of_path = {row.path: dict(zip(columns, photo.groups, strict=True)) for photo, row in audit.matched.pairs}
-    view = GroupView(columns=audit.columns, worst=audit.worst_groups, of_path=of_path)
+    view = GroupView(columns=audit.columns, worst=audit.worst_groups, of_path=of_path) if columns else None
     write_report(rows, out, evaluation=EvaluationSummary(audit.overall, mistakes), groups=view)
