@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.models.classifier import GenderClassifier
+from gendersort.models.device import cpu_build_only, why_not_cuda
 from gendersort.pipeline.results import COLUMNS
 from tests.conftest import FIXTURES, cuda_works
 
@@ -208,7 +209,22 @@ def test_auto_device_says_which_it_chose_and_why_not_cuda(photos):
     result = gendersort("classify", photos, "--device", "auto")
     chose = (r"^device auto: (CUDAExecutionProvider, CPUExecutionProvider"
              r"|CPUExecutionProvider \(not CUDA: .+\))$")
+    if cpu_build_only():
+        chose = r"^device auto: CPUExecutionProvider$"
     assert re.search(chose, result.stderr, re.MULTILINE), result.stderr
+
+
+def test_a_cpu_only_install_says_how_to_get_cuda_in_info_alone(photos):
+    """Once, in `info` (and in --device cuda's error): not on every run, which names its device alone."""
+    if not cpu_build_only():
+        pytest.skip("onnxruntime's GPU build is installed: a run says why it is not on CUDA")
+    run = gendersort("classify", photos, "--device", "auto")
+    assert run.exit_code == 0 and "CUDA" not in run.stderr, run.stderr
+    for arguments in (("info",), ("info", "--device", "cpu")):
+        hints = [line for line in gendersort(*arguments).stdout.splitlines() if "gendersort[gpu]" in line]
+        assert hints == [f"CUDA: no; {why_not_cuda(None)}"], hints
+    cuda = gendersort("info", "--device", "cuda")
+    assert cuda.exit_code == 1 and "gendersort[gpu]" not in cuda.stdout and "gendersort[gpu]" in cuda.stderr
 
 
 def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(photos):
