@@ -20,9 +20,9 @@ from pathlib import Path
 from PIL import Image
 
 from gendersort.labels import LABELS
-from gendersort.outputs.results import ImageResult
 from gendersort.photos.walk import found
 from gendersort.pipeline.api import WORKERS, classify_files, shared_analyzer, threads_beside
+from gendersort.pipeline.results import ImageResult
 
 VAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "celeba-gender" / "val"
 

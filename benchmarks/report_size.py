@@ -39,9 +39,9 @@ from PIL import Image
 from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
 from benchmarks.inputs import FOLDER_SIZE
 from benchmarks.throughput import ROOT, run_together
-from gendersort.outputs.results import ImageResult
 from gendersort.outputs.writers import open_results
 from gendersort.pipeline.api import classify_paths
+from gendersort.pipeline.results import ImageResult
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

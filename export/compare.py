@@ -4,8 +4,8 @@
 
 Per set: balanced accuracy, women's and men's accuracy, images without a face; then, for the sets whose
 labels have them, adults per race group and every age band, for the last model named, as
-gendersort.review.audit scored them (`gendersort evaluate --labels` scores groups the same way): each
-figure with its 95% interval, groups too small to rank marked *.
+gendersort.review.evaluation.scoring scored them (`gendersort evaluate --labels` scores groups the same
+way): each figure with its 95% interval, groups too small to rank marked *.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from export.common import LABELLED_SETS
-from gendersort.review.audit import SMALL_GROUP
+from gendersort.review.evaluation.scoring import SMALL_GROUP
 
 
 def percent(value: float | None) -> str:

@@ -5,9 +5,10 @@
 
 Every image counts: an image without a detected face counts as wrong. For each set writes {out}/{name}.json
 with the metrics (women's and men's accuracy, and, where the set's labels.csv has them, per race group of
-adults and per age band, scored by gendersort.review.audit as `gendersort evaluate --labels` scores them,
-95% intervals included), {out}/{name}.npz with every image's p_male (NaN: no face) for calibration and
-candidate tables, and a confusion matrix PNG. Only val parts are read: choose on them, never on anything else.
+adults and per age band, scored by gendersort.review.evaluation.scoring as `gendersort evaluate --labels`
+scores them, 95% intervals included), {out}/{name}.npz with every image's p_male (NaN: no face) for
+calibration and candidate tables, and a confusion matrix PNG. Only val parts are read: choose on them,
+never on anything else.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from gendersort.labels import LABELS
 from gendersort.models.classifier import CLASSIFIER_PATH
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
-from gendersort.review.audit import Scored, by_group, overall
-from gendersort.review.grouping import GroupBy
+from gendersort.review.evaluation.grouping import GroupBy
+from gendersort.review.evaluation.scoring import Scored, by_group, overall
 
 # 0-2, 3-9, 10-17, 18-29, 30-44, 45-59, 60-74, 75+: `evaluate --labels --by age:0,3,10,18,30,45,60,75`.
 AGE_BANDS = GroupBy("age", (0, 3, 10, 18, 30, 45, 60, 75))

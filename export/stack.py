@@ -40,6 +40,7 @@ from export.second_opinion import (
     window_matrices,
 )
 from gendersort.labels import LABELS
+from gendersort.review.evaluation.scoring import GroupScore, Scored
 
 MALE = LABELS.index("male")
 SURE_AT = 4.0
@@ -188,10 +189,9 @@ def choose_form(sets: list[SetLogits]) -> tuple[str, dict[str, list[float]]]:
 
 
 def balanced(truth: np.ndarray, p_male: np.ndarray) -> tuple[float, float, float]:
-    """(balanced, women, men) accuracy where p_male NaN (no face) is wrong."""
-    said_male = np.where(np.isnan(p_male), ~truth, p_male >= 0.5)
-    women, men = float(np.mean(~said_male[~truth])), float(np.mean(said_male[truth]))
-    return (women + men) / 2, women, men
+    """(balanced, women, men) accuracy where p_male NaN (no face) is wrong, scored as gendersort scores."""
+    score = GroupScore.of("all", Scored.of(truth, p_male))
+    return score.balanced_accuracy, score.women, score.men
 
 
 def scores(part: SetLogits, p_male: np.ndarray) -> dict[str, float]:

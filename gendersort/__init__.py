@@ -2,11 +2,11 @@
 
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.face import Face
-from gendersort.outputs.results import FacePrediction, ImageResult
-from gendersort.outputs.sorting import Placement, SortJob
 from gendersort.photos.imaging import load_upright
 from gendersort.photos.walk import FoundFile, find_images
 from gendersort.pipeline.api import classify_files, classify_image, classify_paths
+from gendersort.pipeline.results import FacePrediction, ImageResult
+from gendersort.sorting.job import Placement, SortJob
 
 __all__ = [
     "Face", "FaceDetector", "FacePrediction", "FoundFile", "ImageResult", "Placement", "SortJob",

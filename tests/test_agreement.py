@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gendersort.cli import app
 from gendersort.pipeline.api import shared_analyzer
 from gendersort.review.sentences import verdict
-from gendersort.review.viewer_analysis import analyze_photo
+from gendersort.review.viewer.analysis import analyze_photo
 from tests.conftest import FIXTURES, save_group_photo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
-"""Scoring per group (review/audit.py, intervals.py, grouping.py, labels_file.py, audit_match.py) against
-hand-computed cases; no model runs here."""
+"""Scoring per group (review/evaluation/: scoring.py, intervals.py, grouping.py, labels_file.py,
+matching.py) against hand-computed cases; no model runs here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 from gendersort.errors import BadOptionError
-from gendersort.review.audit import (
+from gendersort.review.evaluation.grouping import BLANK, GroupBy
+from gendersort.review.evaluation.intervals import mean_interval, wilson
+from gendersort.review.evaluation.labels_file import parse_label_map, read_labels
+from gendersort.review.evaluation.matching import match
+from gendersort.review.evaluation.scoring import (
     SMALL_GROUP,
     GroupScore,
     Scored,
@@ -21,11 +25,7 @@ from gendersort.review.audit import (
     overall,
     worst,
 )
-from gendersort.review.audit_match import match
-from gendersort.review.grouping import BLANK, GroupBy
-from gendersort.review.intervals import mean_interval, wilson
-from gendersort.review.labels_file import parse_label_map, read_labels
-from gendersort.review.report_rows import ResultRow
+from gendersort.review.results_file import ResultRow
 
 NAN = math.nan
 

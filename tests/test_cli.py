@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.models.classifier import GenderClassifier
-from gendersort.outputs.results import COLUMNS
+from gendersort.models.device import cpu_build_only, why_not_cuda
+from gendersort.pipeline.results import COLUMNS
 from tests.conftest import FIXTURES, cuda_works
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
@@ -136,17 +137,21 @@ def test_evaluate_reports_metrics_and_misclassified_files(tmp_path):
     result = gendersort("evaluate", tree, "--misclassified", tmp_path / "wrong.csv", "--device", "cpu")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "photos with a face: 2 (no face: 1, unreadable: 0)" in out
-    names = ("accuracy", "precision (male)", "recall (male)", "F1 (male)", "balanced accuracy", "ROC AUC")
-    for name in names:
-        assert re.search(rf"^{re.escape(name)} +\d\.\d{{4}}|^{re.escape(name)} +nan", out, re.MULTILINE), name
-    (tn, fp), (fn, tp) = [[int(n) for n in line.split()[1:]] for line in out.splitlines() if
-                          re.match(r"^ +(female|male) +\d+ +\d+$", line)]
-    assert (tn + fp, fn + tp) == (1, 1), "one woman and one man with a face"
+    assert "labelled photos scored: 3 of 3 (no face: 1, unreadable: 0; both count as wrong)" in out
+    assert re.search(r"^all +3  \d+\.\d\d \(", out, re.MULTILINE), "accuracy in %, with its interval"
+    figures = r"^male as positive: precision [\d.]+, recall [\d.]+, F1 [\d.]+; ROC AUC ([\d.]+|-)$"
+    assert re.search(figures, out, re.MULTILINE)
+    (ff, fm, f_none, f_bad), (mf, mm, m_none, m_bad) = [
+        [int(n) for n in line.split()[1:]] for line in out.splitlines()
+        if re.match(r"^ +(female|male) +\d+ +\d+ +\d+ +\d+$", line)]
+    assert (ff + fm + f_none + f_bad, mf + mm + m_none + m_bad) == (2, 1), "two women (the cat), one man"
+    assert f_none == 1, "the cat has no face: counted, and wrong"
     with open(tmp_path / "wrong.csv", encoding="utf-8") as stream:
         wrong = list(csv.DictReader(stream))
-    assert len(wrong) == fp + fn == int(re.search(r"misclassified: (\d+)", out).group(1))
+    assert len(wrong) == fm + f_none + f_bad + mf + m_none + m_bad == int(
+        re.search(r"misclassified: (\d+)", out).group(1))
     assert all(row["truth"] != row["predicted"] for row in wrong)
+    assert {Path(row["path"]).name: row["predicted"] for row in wrong}["chelsea.png"] == "no face"
 
 
 def test_evaluate_writes_a_report_with_the_matrix_and_the_mistakes(tmp_path):
@@ -158,10 +163,13 @@ def test_evaluate_writes_a_report_with_the_matrix_and_the_mistakes(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.stderr
     page = out.read_text(encoding="utf-8")
-    printed = [line.split()[1:] for line in result.stdout.splitlines()
-               if re.match(r"^ +(female|male) +\d+ +\d+$", line)]
+    (ff, fm, f_none, f_bad), (mf, mm, m_none, m_bad) = [
+        [int(n) for n in line.split()[1:]] for line in result.stdout.splitlines()
+        if re.match(r"^ +(female|male) +\d+ +\d+ +\d+ +\d+$", line)]
     matrix = re.search(r'<table class="confusion" id="confusion-matrix">(.*?)</table>', page, re.S).group(1)
-    assert re.findall(r"<td>(\d+)</td>", matrix) == [count for row in printed for count in row]
+    # The page's matrix has no column for no answer: such a photo counts as predicted the other gender.
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", matrix)] == [
+        ff, fm + f_none + f_bad, mf + m_none + m_bad, mm]
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
                                 page, re.S).group(1))
     assert len(data["rows"]) == 4, "a card per photo, the one without a face too"
@@ -201,7 +209,22 @@ def test_auto_device_says_which_it_chose_and_why_not_cuda(photos):
     result = gendersort("classify", photos, "--device", "auto")
     chose = (r"^device auto: (CUDAExecutionProvider, CPUExecutionProvider"
              r"|CPUExecutionProvider \(not CUDA: .+\))$")
+    if cpu_build_only():
+        chose = r"^device auto: CPUExecutionProvider$"
     assert re.search(chose, result.stderr, re.MULTILINE), result.stderr
+
+
+def test_a_cpu_only_install_says_how_to_get_cuda_in_info_alone(photos):
+    """Once, in `info` (and in --device cuda's error): not on every run, which names its device alone."""
+    if not cpu_build_only():
+        pytest.skip("onnxruntime's GPU build is installed: a run says why it is not on CUDA")
+    run = gendersort("classify", photos, "--device", "auto")
+    assert run.exit_code == 0 and "CUDA" not in run.stderr, run.stderr
+    for arguments in (("info",), ("info", "--device", "cpu")):
+        hints = [line for line in gendersort(*arguments).stdout.splitlines() if "gendersort[gpu]" in line]
+        assert hints == [f"CUDA: no; {why_not_cuda(None)}"], hints
+    cuda = gendersort("info", "--device", "cuda")
+    assert cuda.exit_code == 1 and "gendersort[gpu]" not in cuda.stdout and "gendersort[gpu]" in cuda.stderr
 
 
 def test_summary_on_stderr_no_progress_bar_off_a_terminal_and_quiet_silences(photos):

@@ -73,7 +73,7 @@ def test_an_output_in_a_missing_folder_is_refused_before_the_models_load(tmp_pat
 def test_a_labelled_tree_takes_its_folders_in_any_case_and_points_to_labels(tmp_path, labelled_tree):
     """Finding 12: `Female/` and `MALE/` are read; a tree of neither points to --labels."""
     result = gendersort("evaluate", labelled_tree, "--device", "cpu", "--quiet")
-    assert result.exit_code == 0 and "photos with a face: 2" in result.stdout, result.output
+    assert result.exit_code == 0 and "labelled photos scored: 2 of 2" in result.stdout, result.output
     (tmp_path / "empty").mkdir()
     one_line_error(gendersort("evaluate", tmp_path / "empty"), "--labels")
 

@@ -188,10 +188,38 @@ def test_bad_input_is_a_clear_error_before_any_model_loads(tmp_path, labels_text
     assert (tmp_path / "existing.json").read_text() == "keep me"
 
 
+def test_a_labelled_tree_and_a_labels_file_give_the_same_figures(tmp_path):
+    """`evaluate DIR` reads the labels from the folders' names (in any case) and scores, prints and writes
+    JSON as `evaluate --labels` does: on the same photos, the same figures, the cat without a face counted
+    wrong by both (the model card's rule)."""
+    tree = tmp_path / "tree"
+    with open(LABELS, encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            folder = tree / {"male": "Male", "female": "FEMALE"}[row["label"].lower()]
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(FIXTURES / row["path"], folder / row["path"])
+    by_tree = gendersort("evaluate", tree, "--json", tmp_path / "tree.json", "--device", "cpu", "--quiet")
+    by_file = gendersort("evaluate", "--labels", LABELS, "--json", tmp_path / "file.json", "--device", "cpu",
+                         "--quiet")
+    assert by_tree.exit_code == by_file.exit_code == 0, by_tree.output + by_file.output
+    tree_json, file_json = (json.loads((tmp_path / name).read_text(encoding="utf-8"))
+                            for name in ("tree.json", "file.json"))
+    assert tree_json.keys() == file_json.keys() and tree_json["labels"] == str(tree)
+    assert tree_json["overall"] == file_json["overall"]
+    assert (tree_json["overall"]["n"], tree_json["overall"]["no_face"]) == (len(PHOTOS), 1)
+
+    def figures(printed: str) -> list[str]:
+        """The printout less the misclassified photos' paths (one tree's, the other the fixtures')."""
+        return [line for line in printed.splitlines() if not line.startswith("  ")]
+
+    assert figures(by_tree.stdout) == figures(by_file.stdout)
+    assert "misclassified: " in by_tree.stdout and "male as positive: precision" in by_tree.stdout
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     (["evaluate"], "evaluate needs DIR (a male/ and female/ tree) or --labels FILE"),
     (["evaluate", ".", "--by", "race"],
-     "--by, --results, --label-map, --json, --path-column and --label-column go with --labels FILE"),
+     "--by, --results, --label-map, --path-column and --label-column go with --labels FILE"),
     (["evaluate", "--labels", "/no/such/labels.csv"], "/no/such/labels.csv: no such file or folder"),
 ])
 def test_evaluate_says_which_input_it_needs(arguments, message):

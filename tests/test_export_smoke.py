@@ -77,7 +77,7 @@ def test_chips_train_export_parity_rebuild_and_load(tmp_path):
     assert "parity on 6 real chips" in export_out
 
     from export.common import centre_crop
-    from gendersort.faces.align import CHIP_GEOMETRY
+    from gendersort.models.chip_geometry import CHIP_GEOMETRY
     from gendersort.models.classifier import GenderClassifier
 
     classifier = GenderClassifier(device="cpu", model_path=onnx_path)

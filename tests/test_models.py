@@ -16,14 +16,13 @@ import pytest
 
 from gendersort import classify_image, classify_paths
 from gendersort.errors import BadOptionError
-from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS
+from gendersort.models.chip_geometry import ChipGeometry
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import MODELS, model_path
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
-from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
-from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_results
+from gendersort.pipeline.api import shared_analyzer
 from gendersort.review.sentences import describe
 from tests.conftest import FIXTURES
 from tests.test_cli import gendersort, labelled_tree
@@ -144,9 +143,11 @@ def test_sort_predict_and_evaluate_run_the_open_model(photos, tmp_path, open_ver
     tree = labelled_tree(tmp_path / "labelled")
     evaluated = gendersort("evaluate", tree, *OPEN)
     assert evaluated.exit_code == 0, evaluated.output
-    analyzer = shared_analyzer("cpu", threads_beside(WORKERS), "open")  # as the command loads it
-    labelled = labelled_results(labelled_folders(tree), analyzer=analyzer)
-    assert evaluated.stdout.strip() == Evaluation.of(list(labelled)).report()
+    assert f"model {open_version}" in evaluated.stdout
+    rows = api_rows([tree], "open")
+    misses = [row for row in rows if row["status"] != "ok" or
+              (row["label"] == "male") != (Path(str(row["path"])).parent.name == "male")]
+    assert f"misclassified: {len(misses)} " in evaluated.stdout
 
     audit = tmp_path / "audit.json"
     by_labels = gendersort("evaluate", "--labels", FIXTURES / "labels.csv", "--json", audit, *OPEN)

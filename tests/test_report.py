@@ -19,10 +19,10 @@ from PIL import Image
 from benchmarks.chromium import CHROMIUM, VIEWPORT, launch
 from gendersort.photos.imaging import load_upright
 from gendersort.printable import printable
-from gendersort.review.metrics import classification_metrics
-from gendersort.review.report import EvaluationSummary, write_report
-from gendersort.review.report_rows import read_results
-from gendersort.review.report_thumbs import make_thumbnail
+from gendersort.review.evaluation.metrics import classification_metrics
+from gendersort.review.report.build import EvaluationSummary, write_report
+from gendersort.review.report.thumbs import make_thumbnail
+from gendersort.review.results_file import read_results
 from tests.conftest import FIXTURES, save_two_face_photo
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
@@ -316,8 +316,8 @@ def test_thousands_of_rows_render_a_page_at_a_time(page, records, tmp_path: Path
 
 def test_groups_plot_and_filter_show_one_groups_photos(page, records, tmp_path: Path) -> None:
     """evaluate --labels --by: a plot per column, whose rows (and the header's list) choose a group."""
-    from gendersort.review.audit import GroupScore
-    from gendersort.review.report_groups import GroupView
+    from gendersort.review.evaluation.scoring import GroupScore
+    from gendersort.review.report.groups import GroupView
 
     kind = {record["path"]: "person" if Path(record["path"]).name in TRUTH else "other" for record in records}
     people = sum(group == "person" for group in kind.values())

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from gendersort.cli import app
 from gendersort.errors import BadOptionError
-from gendersort.outputs.sorting import MANIFEST_COLUMNS, MANIFEST_NAME, Placement, SortJob, read_manifest
 from gendersort.outputs.writers import rewrite
+from gendersort.sorting.job import MANIFEST_COLUMNS, MANIFEST_NAME, Placement, SortJob, read_manifest
 from tests.conftest import FIXTURES, kill_midway, run_obeying_file_permissions
 
 

@@ -18,13 +18,13 @@ from gendersort import classify_image
 from gendersort.errors import FatalError
 from gendersort.models.classifier import GenderClassifier
 from gendersort.photos.imaging import load_upright
-from gendersort.review.viewer_folder import neighbour, photos_in
-from gendersort.review.wording import describe
+from gendersort.review.viewer.folder import neighbour, photos_in
+from gendersort.wording import describe
 from tests.conftest import FIXTURES, save_two_face_photo
 
 tkinter = pytest.importorskip("tkinter", reason="needs tkinter (the Python build's _tkinter and Tk 8.6)")
 
-from gendersort.review.viewer import (  # noqa: E402 (needs tkinter)
+from gendersort.review.viewer.window import (  # noqa: E402 (needs tkinter)
     BOX_COLOUR,
     ViewerApp,
     analyze_photo,

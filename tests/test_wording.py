@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gendersort.review.wording import describe, likelihood_phrase
+from gendersort.wording import describe, likelihood_phrase
 
 
 @pytest.mark.parametrize(("p_male", "sentence"), [

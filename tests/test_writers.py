@@ -12,7 +12,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gendersort.cli import app
-from gendersort.outputs.results import COLUMNS
 from gendersort.outputs.resume import finished_rows
 from gendersort.outputs.writers import (
     OutputExistsError,
@@ -21,6 +20,7 @@ from gendersort.outputs.writers import (
     open_results,
     read_rows,
 )
+from gendersort.pipeline.results import COLUMNS
 from tests.conftest import FIXTURES, kill_midway, save_two_face_photo
 
 VERSION = "test-model"

@@ -42,13 +42,13 @@ from gendersort.cli.options import (
     patterns,
 )
 from gendersort.errors import BadOptionError, FatalError
-from gendersort.outputs.results import ERROR, FACE_MODES, Tally
 from gendersort.outputs.resume import finished_rows, unfinished
 from gendersort.outputs.writers import FORMATS, STDOUT, check_output, open_results, output_format
 from gendersort.photos.walk import FoundFile, check_paths_exist, find_images, read_path_list
 from gendersort.pipeline.api import WORKERS, classify_files
+from gendersort.pipeline.results import ERROR, FACE_MODES, Tally
 from gendersort.progress import progress
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 
 @app.command()

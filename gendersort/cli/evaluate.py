@@ -1,4 +1,4 @@
-"""`gendersort evaluate`: accuracy on a labelled tree, or per group from a labels file."""
+"""`gendersort evaluate`: accuracy on a labelled tree or a labels file (per group too), scored one way."""
 
 from __future__ import annotations
 
@@ -21,14 +21,9 @@ from gendersort.cli.options import (
     note,
 )
 from gendersort.errors import BadOptionError
-from gendersort.outputs.writers import check_output
-from gendersort.photos.walk import check_paths_exist
 from gendersort.pipeline.api import WORKERS
-from gendersort.printable import echo
-from gendersort.progress import progress
-from gendersort.review.evaluation import Evaluation, labelled_folders, labelled_photos, labelled_results
-from gendersort.review.labelled_command import evaluate_labels
-from gendersort.review.labels_file import LabelColumns
+from gendersort.review.evaluate import Outputs, Run, evaluate_labels, evaluate_tree
+from gendersort.review.evaluation.labels_file import LabelColumns
 
 
 @app.command()
@@ -51,7 +46,7 @@ def evaluate(
     label_column: Annotated[str, typer.Option(metavar="NAME", help="With --labels: its column of labels.")
                             ] = LabelColumns.label,
     json_out: Annotated[Path | None, typer.Option(
-        "--json", metavar="FILE", show_default=False, help="With --labels: also write the figures as JSON.")
+        "--json", metavar="FILE", show_default=False, help="Also write the figures as JSON.")
     ] = None,
     misclassified: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Also write the misclassified photos to this CSV.", show_default=False)] = None,
@@ -66,49 +61,30 @@ def evaluate(
     model: ModelOption = DEFAULT_CLASSIFIER,
     quiet: QuietOption = False,
 ) -> None:
-    """Measure accuracy on a labelled tree (metrics, confusion matrix, misclassified files), or from a labels
-    file, as a whole and per group, with 95% intervals.
+    """Measure accuracy on a labelled tree or a labels file, every photo counted (no face is wrong), as a
+    whole and per group, with 95% intervals: figures, confusion matrix, misclassified files.
 
     \b
     Example: gendersort evaluate ./labelled --misclassified wrong.csv --report evaluation.html
     Per group: gendersort evaluate --labels labels.csv --by race --by age:0,18,30,60 --json audit.json
     """
+    outputs = Outputs(json_out, misclassified, report, overwrite)
+    run = Run(lambda: load_models(device, quiet, workers, model), batch_size, workers, quiet,
+              partial(note, quiet=quiet))
     if labels is not None:
         if directory is not None:
             raise BadOptionError("give DIR or --labels FILE, not both")
         complete = evaluate_labels(
             labels, by or [], label_map or [], columns=LabelColumns(path_column, label_column),
-            results=results, json_out=json_out, misclassified=misclassified, report=report,
-            overwrite=overwrite, quiet=quiet, model=model.value if given(ctx, "model") else None,
-            analyzer=lambda: load_models(device, quiet, workers, model), batch_size=batch_size,
-            workers=workers, note=partial(note, quiet=quiet))
-        raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
-    if directory is None:
+            results=results, model=model.value if given(ctx, "model") else None, outputs=outputs, run=run)
+    elif directory is None:
         raise BadOptionError("evaluate needs DIR (a male/ and female/ tree) or --labels FILE")
-    if by or results or label_map or json_out or given(ctx, "path_column") or given(ctx, "label_column"):
-        raise BadOptionError("--by, --results, --label-map, --json, --path-column and --label-column go with "
+    elif by or results or label_map or given(ctx, "path_column") or given(ctx, "label_column"):
+        raise BadOptionError("--by, --results, --label-map, --path-column and --label-column go with "
                              "--labels FILE, not DIR")
-    check_paths_exist([directory])
-    folders = labelled_folders(directory)
-    for written in (misclassified, report):
-        if written:
-            check_output(str(written), overwrite=overwrite)
-    analyzer = load_models(device, quiet, workers, model)
-    outcomes = labelled_results(folders, analyzer=analyzer, batch_size=batch_size, workers=workers)
-    labelled = list(progress(outcomes, quiet, count=partial(labelled_photos, folders)))
-    evaluation = Evaluation.of(labelled)
-    echo(evaluation.report())
-    if misclassified:
-        evaluation.write_misclassified(misclassified)
-    if report:
-        from gendersort.review.report import EvaluationSummary, write_report
-
-        rows = [row for _, result in labelled for row in result.rows()]
-        truth = {miss.path: miss.truth for miss in evaluation.misclassified}
-        wrong = [row | {"truth": truth[row["path"]]} for row in rows if row["path"] in truth]
-        write_report(rows, report, evaluation=EvaluationSummary(evaluation.metrics, wrong))
-        note(f"wrote {report}", quiet)
-    raise typer.Exit(EXIT_FILE_ERRORS if evaluation.errors else EXIT_OK)
+    else:
+        complete = evaluate_tree(directory, outputs=outputs, run=run)
+    raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
 
 
 def given(ctx: typer.Context, option: str) -> bool:

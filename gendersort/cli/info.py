@@ -12,7 +12,7 @@ from gendersort.cli.options import (
     DeviceOption,
 )
 from gendersort.models.classifier import GenderClassifier
-from gendersort.models.device import DeviceUnavailableError, runtime
+from gendersort.models.device import DeviceUnavailableError, cpu_build_only, runtime, why_not_cuda
 from gendersort.models.registry import MODELS, ModelMissingError, model_path
 from gendersort.photos.decode import HEIF_HINT, heif_supported
 from gendersort.pipeline.api import shared_analyzer
@@ -23,6 +23,7 @@ def info(device: DeviceOption = AUTO) -> None:
     """Show the models (versions, input sizes, terms), and the execution providers available and chosen.
 
     With --device cuda where CUDA does not work: all of it (the models on the CPU), then why not (exit 1).
+    On a CPU-only install, how to get CUDA: said here, where runs name their device alone.
 
     Example: gendersort info --device cuda
     """
@@ -38,6 +39,7 @@ def info(device: DeviceOption = AUTO) -> None:
         *classifier_lines(),
         f"execution providers available: {', '.join(onnxruntime.get_available_providers())}",
         f"device {device.value}: {'not available' if unavailable else classifier.model.chosen}",
+        *([] if unavailable or not cpu_build_only() else [f"CUDA: no; {why_not_cuda(None)}"]),
         f"HEIC/HEIF: {'yes' if heif_supported() else 'no; ' + HEIF_HINT}",
         f"AVIF: {'yes' if features.check('avif') else 'no'}",
     ]

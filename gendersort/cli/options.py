@@ -15,13 +15,13 @@ from gendersort.cli.app import EXIT_INTERRUPTED, EXIT_NO_PHOTO
 from gendersort.cli.help import choices
 from gendersort.models.device import DEVICES
 from gendersort.models.registry import DEFAULT_MODEL, MODELS
-from gendersort.outputs.results import FACE_MODE_ALIASES, FACE_MODES
 from gendersort.outputs.writers import FORMATS
 from gendersort.photos.walk import Patterns
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
+from gendersort.pipeline.results import FACE_MODE_ALIASES, FACE_MODES
 from gendersort.printable import printable
-from gendersort.review.wording import counted
+from gendersort.wording import counted
 
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
 FaceMode = Enum("FaceMode", {name: name for name in (*FACE_MODES, *FACE_MODE_ALIASES)}, type=str)

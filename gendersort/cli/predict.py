@@ -18,9 +18,9 @@ from gendersort.cli.options import (
     load_models,
     no_photo,
 )
-from gendersort.outputs.results import ERROR
 from gendersort.photos.walk import find_images
 from gendersort.pipeline.api import classify_files
+from gendersort.pipeline.results import ERROR
 from gendersort.printable import echo
 from gendersort.review.sentences import describe
 

@@ -33,7 +33,7 @@ def report(
 
     Example: gendersort report results.csv --out report.html
     """
-    from gendersort.review.report import write_report
+    from gendersort.review.report.build import write_report
 
     check_paths_exist([results])
     check_output(str(out), overwrite=overwrite)

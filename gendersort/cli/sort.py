@@ -28,11 +28,11 @@ from gendersort.cli.options import (
     passed_over_note,
     patterns,
 )
-from gendersort.outputs.sorting import COPIED_OUTSIDE, LEFT, SortJob
 from gendersort.pipeline.api import WORKERS
 from gendersort.printable import echo
 from gendersort.progress import progress
-from gendersort.review.wording import counted
+from gendersort.sorting.job import COPIED_OUTSIDE, LEFT, SortJob
+from gendersort.wording import counted
 
 
 @app.command()

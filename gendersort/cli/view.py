@@ -32,7 +32,7 @@ def view(
     if path:
         check_paths_exist([path])  # before a window opens on a photo that is not there
     try:
-        from gendersort.review.viewer import run_viewer
+        from gendersort.review.viewer.window import run_viewer
     except ImportError as error:  # a Python built without tkinter
         raise FatalError(f"gendersort view needs tkinter ({error}); on Debian or Ubuntu: "
                          "apt install python3-tk") from error

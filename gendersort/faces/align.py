@@ -1,39 +1,17 @@
 """Aligned face chips: the one crop that both training and classification see.
 
 A similarity transform (rotation, uniform scale, shift) puts the two eyes level, at a fixed distance
-apart and centred left-right, at a fixed height. CHIP_GEOMETRY is the only place these numbers live; the
-classifier's ONNX metadata records them at export, and the runtime checks that they agree.
+apart and centred left-right, at a fixed height, as the classifier's metadata says (models/chip_geometry.py).
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
 
 from gendersort.faces.face import Face
+from gendersort.models.chip_geometry import CHIP_GEOMETRY, ChipGeometry
 
-
-@dataclass(frozen=True)
-class ChipGeometry:
-    """Where the eyes land in a square chip of `size` pixels (fractions of the side).
-
-    Eyes 0.34 of the side apart at 0.40 of its height: the chip shows hair, ears and chin, which real
-    photos show and gender is read from; v2's tight chip (0.42, 0.42: brow to chin, cheek to cheek, the
-    shape of CelebA's crops) lost to it under the choosing rule (MODEL_CARD.md, "Choosing"). 112 px keeps
-    the classifier as fast as before.
-    """
-
-    size: int = 112
-    eye_distance: float = 0.34
-    eye_y: float = 0.40
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-CHIP_GEOMETRY = ChipGeometry()
 FILL_COLOUR = (0, 0, 0)
 
 

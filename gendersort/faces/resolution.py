@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gendersort.faces.align import ChipGeometry, eye_distance
+from gendersort.faces.align import eye_distance
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.face import Face
+from gendersort.models.chip_geometry import ChipGeometry
 
 DCT_REDUCTIONS = (8, 4, 2, 1)
 # Decoded pixels per detector input pixel, at the least, in the smallest view (a tile of a large photo):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.faces.align import ChipGeometry
 from gendersort.labels import LABELS
+from gendersort.models.chip_geometry import ChipGeometry
 from gendersort.models.registry import DEFAULT_MODEL, MODEL_FILES
 from gendersort.models.session import OnnxModel
 

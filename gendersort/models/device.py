@@ -4,7 +4,9 @@ onnxruntime falls back to the CPU by itself when its CUDA provider cannot start 
 the CUDA or cuDNN libraries missing, no driver, no GPU): it logs errors, or prints them to stdout, and
 carries on. So sessions are made with its fallback off and its log quiet, and each is checked for the
 providers it got; `--device cuda` without them stops with one line saying why, `--device auto` runs on
-the CPU and says why. GENDERSORT_DEBUG=1 lets onnxruntime's own log lines through (on stderr).
+the CPU and says why, except on a CPU-only install, where the CPU is what was installed (there `info` says
+how to get CUDA, once, and runs name the device alone). GENDERSORT_DEBUG=1 lets onnxruntime's own log
+lines through (on stderr).
 """
 
 from __future__ import annotations
@@ -103,7 +105,13 @@ def open_session(path: Path, options: Any, device: str, batch: int = 1) -> tuple
     why = why_not_cuda(failure)
     if device == "cuda":
         raise DeviceUnavailableError(f"--device cuda was asked for, but {why}")
-    return session or cpu_session(path, options), why
+    return session or cpu_session(path, options), None if cpu_build_only() else why
+
+
+def cpu_build_only() -> bool:
+    """onnxruntime's CPU build alone is installed: a CPU install, nothing gone wrong that a run should tell
+    (both builds at once, or the GPU build without its CUDA, are)."""
+    return CUDA not in runtime().get_available_providers() and not installed("onnxruntime-gpu")
 
 
 def cpu_session(path: Path, options: Any) -> Any:

@@ -1,1 +1,1 @@
-"""Outputs: the rows a run writes, resuming them, and sorting the files by label."""
+"""Outputs: the rows a run writes (CSV, JSONL, Parquet), crash-safe, and resuming them."""

@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from gendersort.errors import FatalError
-from gendersort.outputs.results import COLUMNS
+from gendersort.pipeline.results import COLUMNS
 
 FLOAT_COLUMNS = ("p_male", "confidence", "box_x0", "box_y0", "box_x1", "box_y1", "mtime")
 INT_COLUMNS = ("faces", "face_index", "size")

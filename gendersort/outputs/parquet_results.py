@@ -29,7 +29,7 @@ from gendersort.outputs.parquet_parts import (
     write_part,
     written_rows,
 )
-from gendersort.outputs.results import COLUMNS
+from gendersort.pipeline.results import COLUMNS
 
 Row = dict[str, object]
 FLUSH_INTERVAL_S = 60.0

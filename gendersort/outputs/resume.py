@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
-from gendersort.outputs.results import NO_FACE, OK
 from gendersort.photos.walk import FoundFile
+from gendersort.pipeline.results import NO_FACE, OK
 
 Row = dict[str, object]
 

@@ -25,8 +25,8 @@ from typing import TextIO
 
 from gendersort.errors import BadOptionError, FatalError
 from gendersort.outputs.csv_text import checked_records, csv_dict_writer
-from gendersort.outputs.results import COLUMNS
 from gendersort.outputs.whole_files import ENCODING, write_whole
+from gendersort.pipeline.results import COLUMNS
 
 PARQUET = "parquet"
 FORMATS = ("csv", "jsonl", PARQUET)

@@ -1,1 +1,2 @@
-"""Pipeline: run photos through decoding, detection and classification, in order, on threads."""
+"""Pipeline: run photos through decoding, detection and classification, in order, on threads; results.py
+is what it says about each photo."""

@@ -22,7 +22,12 @@ from PIL import Image
 from gendersort.errors import BadOptionError
 from gendersort.faces.face import Face
 from gendersort.models.registry import DEFAULT_MODEL, model_path
-from gendersort.outputs.results import (
+from gendersort.photos.imaging import upright_rgb
+from gendersort.photos.walk import find_images
+from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.ordered import ordered_map
+from gendersort.pipeline.reading import Pending, PhotoItem, PhotoReader
+from gendersort.pipeline.results import (
     ERROR,
     FACE_MODE_ALIASES,
     FACE_MODES,
@@ -32,11 +37,6 @@ from gendersort.outputs.results import (
     ImageResult,
     label_for,
 )
-from gendersort.photos.imaging import upright_rgb
-from gendersort.photos.walk import find_images
-from gendersort.pipeline.analysis import FaceAnalyzer
-from gendersort.pipeline.ordered import ordered_map
-from gendersort.pipeline.reading import Pending, PhotoItem, PhotoReader
 
 BATCH_SIZE = 32
 # One reading thread per core, each running its own inferences on one onnxruntime thread (see

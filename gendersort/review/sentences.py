@@ -4,8 +4,8 @@ that the viewer and the report use too."""
 from __future__ import annotations
 
 from gendersort.labels import UNKNOWN
-from gendersort.outputs.results import ERROR, FacePrediction, ImageResult
-from gendersort.review.wording import likelihood_phrase
+from gendersort.pipeline.results import ERROR, FacePrediction, ImageResult
+from gendersort.wording import likelihood_phrase
 
 
 def describe(result: ImageResult) -> list[str]:

@@ -26,10 +26,10 @@ from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, dest_files, photo_keys, written_rows
-from gendersort.outputs.results import ERROR, FACE_MODE_ALIASES, Tally
 from gendersort.outputs.writers import ROWS_PER_FILE, OutputExistsError, OutputLock
 from gendersort.pipeline.api import BATCH_SIZE
-from gendersort.review.wording import counted
+from gendersort.pipeline.results import ERROR, FACE_MODE_ALIASES, Tally
+from gendersort.wording import counted
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ray.data.block import Block, BlockAccessor
 
 from gendersort.errors import FatalError
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, RESULT_SCHEMA, photo_keys, write_part, written_rows
-from gendersort.outputs.results import OK
+from gendersort.pipeline.results import OK
 
 
 class ParquetSink(Datasink[None]):

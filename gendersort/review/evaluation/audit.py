@@ -1,27 +1,29 @@
-"""`gendersort evaluate --labels`: the labelled photos' rows scored as a whole and per `--by` column, and
-the JSON document `--json` writes.
+"""`gendersort evaluate`: the labelled photos' rows scored as a whole and per `--by` column, the JSON
+document `--json` writes and the misclassified photos' CSV.
 
-Rows come from running the models on the labelled photos or from an earlier run's results file; either way
-they are paired with the labels by path (audit_match.py), and a photo without a face or unreadable counts
-as wrong (audit.py).
+The labels come from a labels file or from a tree's folder names (labelled_tree.py); the rows from running
+the models on the labelled photos or from an earlier run's results file; either way they are paired with
+the labels by path (matching.py), and a photo without a face or unreadable counts as wrong (scoring.py).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gendersort.outputs.results import ERROR, OK
+from gendersort.outputs.csv_text import csv_writer
 from gendersort.outputs.whole_files import write_whole
-from gendersort.review.audit import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
-from gendersort.review.audit_match import Matched
-from gendersort.review.evaluation import Miss
-from gendersort.review.grouping import GroupBy
-from gendersort.review.intervals import Z95
-from gendersort.review.labels_file import LabelsFile
-from gendersort.review.report_rows import ResultRow
+from gendersort.pipeline.results import ERROR, OK
+from gendersort.review.evaluation.grouping import GroupBy
+from gendersort.review.evaluation.intervals import Z95
+from gendersort.review.evaluation.labels_file import LabelsFile
+from gendersort.review.evaluation.matching import Matched
+from gendersort.review.evaluation.scoring import SMALL_GROUP, GroupScore, Scored, by_group, overall, worst
+from gendersort.review.results_file import ResultRow
 
 INTERVAL = ("Wilson score, 95%; balanced accuracy: the Wilson limits of women's and men's accuracy "
             "combined by MOVER")
@@ -33,6 +35,15 @@ RULES = {"every_photo_counts": "a photo without a face, or unreadable, counts as
          "interval": INTERVAL, "z": Z95, "small_group": f"fewer than {SMALL_GROUP} photos: not ranked",
          "worst": "the lowest balanced accuracy among the groups not too small, when below another of "
                   "them; null when none is"}
+MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
+
+
+@dataclass(frozen=True)
+class Miss:
+    path: str
+    truth: str
+    predicted: str  # a label, or why there is none ("no face", "unreadable")
+    p_male: float | None
 
 
 @dataclass
@@ -115,3 +126,12 @@ class LabelledAudit:
         text = json.dumps(self.document(labels_path, results_path), indent=2, allow_nan=False,
                           ensure_ascii=False)
         write_whole(out, text + "\n")
+
+
+def write_misclassified(misses: Iterable[Miss], path: str | Path) -> None:
+    text = io.StringIO()
+    writer = csv_writer(text)
+    writer.writerow(MISCLASSIFIED_COLUMNS)
+    writer.writerows((miss.path, miss.truth, miss.predicted,
+                      "" if miss.p_male is None else round(miss.p_male, 4)) for miss in misses)
+    write_whole(path, text.getvalue())

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from gendersort.outputs.results import ERROR, FacePrediction
 from gendersort.photos.decode import UnreadableImageError, open_upright
 from gendersort.photos.walk import found
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import classify_files
-from gendersort.review.wording import describe
+from gendersort.pipeline.results import ERROR, FacePrediction
+from gendersort.wording import describe
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A card per results row (one per photo, or one per face with `--faces all`) with an embedded thumbnail, the
 face box, the label and p_male; summary counts; filters; sorted by confidence so the doubtful ones come first.
 For an evaluation run it adds the confusion matrix, the accuracy figures and a gallery of the mistakes; for
-one per group (`evaluate --labels --by`), a plot per column and a filter by group (report_groups.py).
+one per group (`evaluate --labels --by`), a plot per column and a filter by group (groups.py).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from PIL import Image
 from gendersort.labels import UNKNOWN
 from gendersort.outputs.whole_files import write_whole
 from gendersort.printable import printable
-from gendersort.review.report_groups import GroupView, filters_html, groups_html
-from gendersort.review.report_page import render_page
-from gendersort.review.report_rows import ResultRow, as_rows, read_results
-from gendersort.review.report_thumbs import Thumbnail, make_thumbnail
-from gendersort.review.wording import describe
+from gendersort.review.report.groups import GroupView, filters_html, groups_html
+from gendersort.review.report.page import render_page
+from gendersort.review.report.thumbs import Thumbnail, make_thumbnail
+from gendersort.review.results_file import ResultRow, as_rows, read_results
+from gendersort.wording import describe
 
 CATEGORIES = ("male", "female", "unknown", "error")
 METRIC_NAMES = (
@@ -49,8 +49,8 @@ Track = Callable[[Iterator[Any], int], Iterable[Any]]
 class EvaluationSummary:
     """What `gendersort evaluate` knows beyond the rows: the metrics and the rows it got wrong.
 
-    `metrics` is gendersort.review.metrics.classification_metrics' dict; each misclassified row carries its
-    true label in `truth` (a ResultRow field, or a 'truth' key in a plain record).
+    `metrics` is review/evaluation/metrics.py's classification_metrics dict; each misclassified row carries
+    its true label in `truth` (a ResultRow field, or a 'truth' key in a plain record).
     """
 
     metrics: Mapping[str, Any]

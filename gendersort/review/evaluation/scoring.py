@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gendersort.review.intervals import Interval, mean_interval, wilson
-from gendersort.review.metrics import classification_metrics
+from gendersort.review.evaluation.intervals import Interval, mean_interval, wilson
+from gendersort.review.evaluation.metrics import classification_metrics
 
 SMALL_GROUP = 30
 

@@ -1,7 +1,7 @@
 """`gendersort view`: a desktop window to look at one photo at a time, its faces boxed and described.
 
 Browse to any photo or folder (o, f), step through a folder with the arrow keys, and read one sentence per
-face ("It is very likely a woman, 97.2%"). The analysis lives in viewer_analysis.py, apart from the widgets,
+face ("It is very likely a woman, 97.2%"). The analysis lives in analysis.py, apart from the widgets,
 so it is tested without a display; the window is tested under Xvfb.
 """
 
@@ -18,8 +18,8 @@ from gendersort.models.registry import DEFAULT_MODEL
 from gendersort.photos.walk import IMAGE_SUFFIXES
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import shared_analyzer
-from gendersort.review.viewer_analysis import PhotoAnalysis, analyze_photo
-from gendersort.review.viewer_folder import neighbour, photos_in
+from gendersort.review.viewer.analysis import PhotoAnalysis, analyze_photo
+from gendersort.review.viewer.folder import neighbour, photos_in
 
 BOX_COLOUR = "#ffd400"
 PREVIEW_SIDE = 2048  # the copy kept for redrawing at window size; finer than any screen shows a photo

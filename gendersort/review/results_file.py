@@ -20,9 +20,9 @@ from typing import Any
 from gendersort.errors import FatalError
 from gendersort.labels import LABELS, UNKNOWN
 from gendersort.outputs.csv_text import checked_records
-from gendersort.outputs.results import ERROR, NO_FACE, OK
 from gendersort.outputs.writers import parquet_support
-from gendersort.review.wording import confidence_of
+from gendersort.pipeline.results import ERROR, NO_FACE, OK
+from gendersort.wording import confidence_of
 
 Box = tuple[float, float, float, float]
 BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")

@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gendersort.review.audit import SMALL_GROUP, GroupScore, no_worst
-from gendersort.review.intervals import Interval, wilson
+from gendersort.review.evaluation.intervals import Interval, wilson
+from gendersort.review.evaluation.scoring import SMALL_GROUP, GroupScore, no_worst
 
 ROW_HEIGHT, LABEL_WIDTH, PLOT_WIDTH, RIGHT_MARGIN, TOP = 24, 170, 420, 120, 28
 COLOURS = {"ranked": "#2f6db5", "small": "#9a9a9a", "worst": "#c0392b"}

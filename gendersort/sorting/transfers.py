@@ -1,4 +1,4 @@
-"""Putting one file in its place for sorting.py, never over another: a copy verified by size and SHA-256
+"""Putting one file in its place for job.py, never over another: a copy verified by size and SHA-256
 before it takes its name, a hard link (a move on one filesystem) or a symbolic link, and free names."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def candidate_names(folder: Path, name: str) -> Iterator[Path]:
 
 def already_placed(source: Path, candidate: Path, link: bool) -> bool:
     """True when the candidate holds the source's content (for `link`, points at it). Only a record of
-    this very placement makes that proof that it is the source's own (sorting.py's journal)."""
+    this very placement makes that proof that it is the source's own (job.py's journal)."""
     if link:
         return candidate.is_symlink() and os.readlink(candidate) == os.path.abspath(source)
     if candidate.is_symlink() or not candidate.is_file():

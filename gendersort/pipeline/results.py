@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from gendersort.labels import UNKNOWN
-from gendersort.review.wording import confidence_of, counted
+from gendersort.wording import confidence_of, counted
 
 OK, NO_FACE, ERROR = "ok", "no_face", "error"
 COLUMNS = (

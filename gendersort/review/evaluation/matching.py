@@ -3,7 +3,7 @@ without loading a model; nothing is dropped without being counted.
 
 A photo's row is the one that labels it: the row with no face index (a row per photo), or face 0 (`--faces
 all`). Relative paths in results are read from the current folder, as classify wrote them, or else from
-the results file's folder (report_rows.located). A labelled photo
+the results file's folder (results_file.located). A labelled photo
 without a row is left out of the figures and listed; so is a row without a label. A photo with two rows
 (two runs' outputs joined) is scored by the first and listed.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gendersort.review.labels_file import LabelledPhoto, photo_key
-from gendersort.review.report_rows import ResultRow
+from gendersort.review.evaluation.labels_file import LabelledPhoto, photo_key
+from gendersort.review.results_file import ResultRow
 
 
 @dataclass

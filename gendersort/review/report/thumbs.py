@@ -16,7 +16,7 @@ from PIL import Image
 
 from gendersort.photos.decode import heif_supported
 from gendersort.photos.imaging import upright_rgb
-from gendersort.review.report_rows import Box
+from gendersort.review.results_file import Box
 
 # EXIF orientations that swap width and height once the photo is turned upright.
 TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}

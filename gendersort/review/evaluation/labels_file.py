@@ -21,8 +21,8 @@ from pathlib import Path
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
 from gendersort.outputs.csv_text import checked_records
-from gendersort.review.grouping import GroupBy
-from gendersort.review.wording import counted
+from gendersort.review.evaluation.grouping import GroupBy
+from gendersort.wording import counted
 
 SHOWN = 5  # bad values quoted in a message
 DELIMITERS = (",", ";", "\t")

@@ -28,12 +28,12 @@ from pathlib import Path
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS, UNKNOWN
 from gendersort.models.registry import DEFAULT_MODEL
-from gendersort.outputs.results import ERROR, ImageResult
-from gendersort.outputs.transfers import TRANSFERS, already_placed, candidate_names
 from gendersort.outputs.writers import ENCODING, RowWriter, open_results, read_rows
 from gendersort.photos.walk import EVERY_FILE, FoundFile, MissingPathError, Patterns, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
+from gendersort.pipeline.results import ERROR, ImageResult
+from gendersort.sorting.transfers import TRANSFERS, already_placed, candidate_names
 
 MODES = ("copy", "move", "link")
 FOLDERS = (*LABELS, UNKNOWN)
