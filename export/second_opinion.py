@@ -146,7 +146,7 @@ def cydral_p_male(session: ort.InferenceSession, chips32: np.ndarray) -> np.ndar
     """The network's probability of 'male' (its labels: female, male) for uint8 32 px chips."""
     pixels = (chips32.astype(np.float32) - CYDRAL_MEANS) * CYDRAL_SCALE
     batch = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
-    return session.run(None, {"images": batch})[0][:, 1]
+    return session.run(None, {session.get_inputs()[0].name: batch})[0][:, 1]
 
 
 def peer_faces(name: str, paths: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from export.keypoint_map import SECOND_CHIP_JSON, PartFaces, fit_map, in_eye_frame
+from gendersort.faces.align import CHIP_GEOMETRY, face_chips
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.dlib_chip import (
     DLIB_PIXEL_SHIFT,
@@ -80,6 +81,15 @@ def test_a_reduced_decode_cuts_the_same_chip_within_the_pyramid(spec):
     half = image.resize((image.width // 2, image.height // 2), Image.Resampling.BOX)
     full, reduced = dlib_chip(image, face, spec), dlib_chip(half, face, spec, reduction=2)
     assert np.abs(full.astype(int) - reduced.astype(int)).mean() < 8
+
+
+def test_face_chips_cuts_both_chips_of_each_face_in_one_pass(spec):
+    image = load_upright(FIXTURES / "astronaut.png")
+    faces = FaceDetector(device="cpu", threads=1).detect(image)
+    both = face_chips(image, faces, CHIP_GEOMETRY, spec)
+    assert both.aligned.shape == (1, CHIP_GEOMETRY.size, CHIP_GEOMETRY.size, 3)
+    assert both.second is not None and np.array_equal(both.second[0], dlib_chip(image, faces[0], spec))
+    assert face_chips(image, faces, CHIP_GEOMETRY).second is None, "a model without a second input"
 
 
 def test_the_fit_recovers_a_known_map():

@@ -2,7 +2,9 @@
 
 A similarity transform (rotation, uniform scale, shift) puts the two eyes level, at a fixed distance
 apart and centred left-right, at a fixed height. CHIP_GEOMETRY is the only place these numbers live; the
-classifier's ONNX metadata records them at export, and the runtime checks that they agree.
+classifier's ONNX metadata records them at export, and the runtime checks that they agree. A classifier
+whose graph takes a second chip (Cydral's, cut as dlib cuts it: dlib_chip.py) gets it from here too, cut
+from the same decode of the photo in the same pass over its faces (face_chips).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from gendersort.faces.dlib_chip import DlibChipSpec, dlib_chip
 from gendersort.faces.face import Face
 
 
@@ -82,3 +85,47 @@ def align_face(image: Image.Image, face: Face, geometry: ChipGeometry = CHIP_GEO
 def eye_distance(face: Face) -> float:
     """How far apart the face's eyes are, in the pixels it was found in."""
     return float(np.linalg.norm(face.keypoints[1] - face.keypoints[0]))
+
+
+@dataclass(frozen=True)
+class FaceChips:
+    """The chips of some faces as the classifier takes them: the aligned chip of each, (N, S, S, 3) uint8,
+    and, for a classifier that takes one, its second chip, (N, s, s, 3) uint8."""
+
+    aligned: np.ndarray
+    second: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.aligned)
+
+    def __getitem__(self, index: slice) -> FaceChips:
+        return FaceChips(self.aligned[index], None if self.second is None else self.second[index])
+
+    @classmethod
+    def empty(cls, count: int, geometry: ChipGeometry, second: DlibChipSpec | None) -> FaceChips:
+        """Room for `count` faces' chips, filled in with `put`."""
+        return cls(np.zeros((count, geometry.size, geometry.size, 3), np.uint8),
+                   None if second is None else np.zeros((count, second.size, second.size, 3), np.uint8))
+
+    def put(self, where: list[int], chips: FaceChips) -> None:
+        self.aligned[where] = chips.aligned
+        if self.second is not None and chips.second is not None:
+            self.second[where] = chips.second
+
+    @classmethod
+    def concatenate(cls, parts: list[FaceChips]) -> FaceChips:
+        seconds = [part.second for part in parts]
+        return cls(np.concatenate([part.aligned for part in parts]),
+                   None if any(second is None for second in seconds) else np.concatenate(seconds))
+
+
+def face_chips(image: Image.Image, faces: list[Face], geometry: ChipGeometry = CHIP_GEOMETRY,
+               second: DlibChipSpec | None = None, reduction: int = 1) -> FaceChips:
+    """Every chip the classifier takes for these faces of one decoded image (or of the image `reduction`
+    times as large): the aligned chip and, when `second` describes one, the second chip."""
+    chips = FaceChips.empty(len(faces), geometry, second)
+    for index, face in enumerate(faces):
+        chips.aligned[index] = np.asarray(align_face(image, face, geometry, reduction))
+        if chips.second is not None and second is not None:
+            chips.second[index] = dlib_chip(image, face, second, reduction)
+    return chips
