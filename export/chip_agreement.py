@@ -7,9 +7,11 @@ On up to --limit photos of each val part, where both pipelines find the same fac
 two chips of each face from the runtime's own decode of the photo: v4's window (the 32 px square the
 shipped graph resamples out of the 112 px chip; its place read from that graph's metadata) and dlib's chip
 cut as dlib cuts it (gendersort/faces/dlib_chip.py) around the five landmarks the keypoint map predicts,
-the map fitted on the OTHER val parts (so no part is measured on faces it was fitted on). Also: the share
-of the peer's own chips that the cutter reproduces exactly from dlib's own landmarks (the cutter's check
-on real photos). Target: labels agree for >= 98% of the faces on every val part.
+the map fitted on the OTHER val parts (so no part is measured on faces it was fitted on). Also: how often
+the peer's label survives dlib's own landmarks each moved by up to a pixel (what the 32 px network's
+answer is worth on the part: dlib itself rounds its landmarks to whole pixels), and the share of the
+peer's own chips that the cutter reproduces exactly from dlib's own landmarks (the cutter's check on real
+photos). Target: labels agree for >= 98% of the faces on every val part.
 """
 
 from __future__ import annotations
@@ -45,15 +47,20 @@ def shipped_window(model: Path) -> ChipWindow:
 
 
 def part_chips(part: PartFaces, window: ChipWindow, spec: DlibChipSpec) -> dict[str, np.ndarray]:
-    """Each face's 32 px chips: v4's window, dlib's chip on the predicted landmarks, and on dlib's own."""
-    windows, predicted, own = [], [], []
+    """Each face's 32 px chips: v4's window, dlib's chip on the predicted landmarks, on dlib's own, and on
+    dlib's own each moved by up to a pixel (a fixed random pick of -1, 0 or 1 in x and y)."""
+    rng = np.random.default_rng(0)
+    windows, predicted, own, moved = [], [], [], []
     for path, face, marks in zip(part.paths, part.faces, part.landmarks, strict=True):
         image = load_upright(Path(path))
         windows.append(np.asarray(align_face(image, face, CHIP_GEOMETRY)))
         predicted.append(dlib_chip(image, face, spec))
         own.append(extract_chip(image, chip_details(marks - DLIB_PIXEL_SHIFT, spec)))
+        shifted = marks - DLIB_PIXEL_SHIFT + rng.integers(-1, 2, marks.shape)
+        moved.append(extract_chip(image, chip_details(shifted, spec)))
     return {"window": cydral_chips(np.stack(windows), *window_matrices(window)),
-            "dlib_chip": np.stack(predicted), "own_landmarks": np.stack(own)}
+            "dlib_chip": np.stack(predicted), "own_landmarks": np.stack(own),
+            "own_moved_1px": np.stack(moved)}
 
 
 def agreement(p_ours: np.ndarray, p_peer: np.ndarray) -> dict[str, float]:
@@ -78,7 +85,8 @@ def main() -> None:
     parts = [part_faces(name, args.detections, args.limit) for name in args.sets]
     report = {}
     print("| val part | faces both found | v4's window | dlib's chip, map fitted on the other parts "
-          "| peer's chips reproduced from dlib's landmarks |\n|---|---|---|---|---|")
+          "| dlib's own landmarks moved up to 1 px | peer's chips reproduced from dlib's landmarks |\n"
+          "|---|---|---|---|---|---|")
     for part in parts:
         spec = chip_spec(fit_map([other for other in parts if other is not part]))
         chips = part_chips(part, window, spec)
@@ -90,8 +98,8 @@ def main() -> None:
         ours = row["dlib_chip"]
         print(f"| {part.name} | {len(part.faces):,} | {row['window']['agreement']:.2%} | "
               f"**{ours['agreement']:.2%}** ({ours['agreement_where_peer_sure']:.2%} of "
-              f"{ours['peer_sure']:,} the peer is sure of) | {row['peer_chips_reproduced']:.2%} |",
-              flush=True)
+              f"{ours['peer_sure']:,} the peer is sure of) | {row['own_moved_1px']['agreement']:.2%} | "
+              f"{row['peer_chips_reproduced']:.2%} |", flush=True)
     met = all(row["dlib_chip"]["agreement"] >= AGREEMENT_TARGET for row in report.values())
     print(f"target (>= {AGREEMENT_TARGET:.0%} on every part): {'met' if met else 'NOT met'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
