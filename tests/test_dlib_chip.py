@@ -115,3 +115,16 @@ def test_the_fit_recovers_a_known_map():
     assert np.allclose(fit_map(parts), truth, atol=1e-3)
     assert np.allclose(in_eye_frame(parts[0].faces[0], parts[0].landmarks[0]),
                        truth @ face_features(parts[0].faces[0]))
+
+
+def test_a_tiny_photo_gives_what_dlib_gives(spec):
+    """A 6 x 5 photo (what dlib 20.0.1 gave, measured through the peer's virtualenv): a chip over its
+    corner has its 14 pixels there and is black elsewhere; a face ten times the photo's size, whose
+    pyramid has nothing left to halve, and a face wholly above it are all black."""
+    image = Image.new("RGB", (6, 5), (200, 100, 50))
+    corner = np.array([[-3, -3], [-5, -3], [-13, -3], [-11, -3], [-8, 1]], np.float64)
+    assert extract_chip(image, chip_details(corner, spec)).any(axis=2).sum() == 14
+    large = np.array([[60, 20], [40, 21], [-20, 20], [0, 21], [20, 60]], np.float64)
+    above = np.array([[-2, -60], [-4, -60], [-12, -60], [-10, -60], [-7, -40]], np.float64)
+    for landmarks in (large, above):
+        assert not extract_chip(image, chip_details(landmarks, spec)).any()
