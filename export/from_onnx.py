@@ -28,6 +28,7 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from export.common import centre_crop  # noqa: E402
+from export.stack_onnx import member_of_stack  # noqa: E402
 from export.to_onnx import parity, uint8_model  # noqa: E402
 from export.train import build_model  # noqa: E402
 
@@ -81,22 +82,6 @@ class OnnxBranch:
     def dense(self) -> tuple[np.ndarray, np.ndarray]:
         matmul = next(node for node in self.nodes if node.op_type == "MatMul")
         return self.constant_input(matmul), self.constant_input(self.only_consumer(matmul, "Add")).ravel()
-
-
-def member_of_stack(onnx_path: Path, out_dir: Path) -> Path:
-    """The graph itself, or for a stack (export/stack_onnx.py) its MobileNetV2 member alone, as the member
-    was shipped: its own output and temperature."""
-    model_proto = onnx.load(onnx_path)
-    metadata = {prop.key: prop.value for prop in model_proto.metadata_props}
-    if "members" not in metadata:
-        return onnx_path
-    member = json.loads(metadata["members"])["mobilenetv2"]
-    member_path = out_dir / "member.onnx"
-    onnx.utils.extract_model(str(onnx_path), str(member_path), ["chip"], [member["output"]])
-    extracted = onnx.load(member_path)
-    onnx.helper.set_model_props(extracted, {**metadata, "temperature": member["temperature"]})
-    onnx.save(extracted, member_path)
-    return member_path
 
 
 def rebuild(onnx_path: Path) -> tuple[keras.Model, dict[str, str]]:

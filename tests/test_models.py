@@ -18,6 +18,7 @@ from gendersort import classify_image, classify_paths
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS
 from gendersort.models.chip_geometry import ChipGeometry
+from gendersort.models.chip_inputs import DlibChipSpec, FaceChips
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import MODELS, model_path
 from gendersort.photos.imaging import load_upright
@@ -58,16 +59,21 @@ def test_each_model_loads_and_agrees_with_its_own_metadata(name, request):
     assert classifier.geometry == ChipGeometry(**json.loads(meta["chip_geometry"]))
     size = int(meta["input_size"])
     assert classifier.geometry.size == size
-    (chip_input,) = classifier.model.session.get_inputs()
+    chip_input, *second_input = classifier.model.session.get_inputs()
     assert chip_input.type == "tensor(uint8)" and chip_input.shape[1:] == [size, size, 3]
+    if second_input:  # a graph that takes Cydral's chip too says in its metadata how to cut it
+        second = DlibChipSpec.from_json(meta["second_chip"])
+        assert classifier.second_chip == second
+        assert second_input[0].type == "tensor(uint8)"
+        assert second_input[0].shape[1:] == [second.size, second.size, 3]
     labels = json.loads(meta["labels"])
     assert sorted(labels) == sorted(LABELS) and classifier.male_index == labels.index("male")
     assert classifier.terms == meta["license"] and "\n" not in meta["license"] and len(meta["license"]) > 20
     # a real face's chip, cut as the model's geometry says, and a batch of blank chips
     analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=path)
     astronaut = load_upright(FIXTURES / "astronaut.png")
-    chips = np.concatenate([analyzer.chips(astronaut, analyzer.detector.detect(astronaut)),
-                            np.zeros((2, size, size, 3), np.uint8)])
+    chips = FaceChips.concatenate([analyzer.chips(astronaut, analyzer.detector.detect(astronaut)),
+                                   FaceChips.empty(2, classifier.geometry, classifier.second_chip)])
     p_male = classifier.p_male(chips)
     assert p_male.shape == (3,) and np.all((p_male >= 0) & (p_male <= 1))
 
@@ -174,3 +180,52 @@ def test_an_unknown_model_is_a_usage_error_before_any_model_loads(photos, tmp_pa
     assert "Invalid value for '--model': 'closed' is not one of 'default', 'open'." in message, message
     assert not re.search(r"^device ", result.stderr, re.MULTILINE), "no model loaded"
     assert result.stdout == "" and not out.exists()
+
+
+def test_a_graph_that_takes_the_second_chip_cuts_it_as_its_metadata_says(tmp_path):
+    """v5's shape, built here from the shipped stack's own two members (no download, no build/): a graph
+    taking Cydral's chip as a second input, which the runtime cuts as the graph's metadata says. It loads,
+    the aligner cuts both chips in one pass, every photo goes through the batch pipeline with both, and the
+    graph's p_male is the numpy stack's on those chips."""
+    import onnx
+
+    from export.keypoint_map import SECOND_CHIP_JSON
+    from export.stack import StackWeights, member_log_odds, mirrored_log_odds
+    from export.stack_onnx import cydral_of_stack, member_of_stack, stack_metadata, stacked_graph
+    from gendersort.photos.walk import find_images
+    from gendersort.pipeline.api import classify_files
+    from gendersort.pipeline.results import ERROR
+
+    shipped = model_path("default")
+    member_path = member_of_stack(shipped, tmp_path)
+    cydral = cydral_of_stack(shipped, tmp_path)
+    spec = DlibChipSpec.from_json(SECOND_CHIP_JSON.read_text())
+    weights = StackWeights(**json.loads(metadata(shipped)["stack"])["weights"])
+    member = onnx.load(member_path)
+    graph = stacked_graph(member, onnx.load_from_string(cydral), spec, weights, LABELS.index("male"))
+    report = {"second_chip": json.loads(spec.to_json()), "weights": weights.as_dict(), "sets": [],
+              "per_set": {}}
+    onnx.helper.set_model_props(graph, stack_metadata(member, report, "test-v5"))
+    path = tmp_path / "v5.onnx"
+    onnx.save(graph, path)
+
+    analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=path)
+    assert analyzer.classifier.second_chip == spec
+    astronaut = load_upright(FIXTURES / "astronaut.png")
+    chips = analyzer.chips(astronaut, analyzer.detector.detect(astronaut))
+    assert chips.second is not None and chips.second.shape == (1, spec.size, spec.size, 3)
+    cpu = ["CPUExecutionProvider"]
+    log_odds = (weights.bias
+                + weights.member * member_log_odds(onnxruntime.InferenceSession(member_path, providers=cpu),
+                                                   chips.aligned)
+                + weights.cydral * mirrored_log_odds(onnxruntime.InferenceSession(cydral, providers=cpu),
+                                                     chips.second))
+    (face,) = classify_image(astronaut, analyzer=analyzer)
+    assert abs(face.p_male - 1 / (1 + np.exp(-log_odds[0]))) < 1e-4
+    with pytest.raises(ValueError, match="second chip"):
+        analyzer.classifier.p_male(chips.aligned)
+    results = list(classify_files(find_images([FIXTURES]), analyzer=analyzer, faces="all", workers=2))
+    assert len(results) == len(list(FIXTURES.glob("*.png"))) + len(list(FIXTURES.glob("*.jpg")))
+    by_name = {Path(result.path).name: result for result in results}
+    assert by_name["astronaut.png"].predictions[0].p_male == pytest.approx(face.p_male, abs=1e-5)
+    assert all(result.status != ERROR for result in results)

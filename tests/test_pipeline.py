@@ -121,8 +121,8 @@ def test_reduced_decode_finds_the_face_where_the_full_decode_does(tmp_path, anal
     tolerance = 0.005 * expected.width  # measured: 0.04%
     assert np.abs(np.subtract(face.box, expected.box)).max() < tolerance
     assert np.abs(face.keypoints - expected.keypoints).max() < tolerance
-    chip = analyzer.chips(reduced.image, [face], reduced.reduction)
-    assert np.abs(chip.astype(int) - analyzer.chips(full, [expected]).astype(int)).mean() < 3  # measured: 1
+    chip = analyzer.chips(reduced.image, [face], reduced.reduction).aligned
+    assert np.abs(chip.astype(int) - analyzer.chips(full, [expected]).aligned.astype(int)).mean() < 3  # 1
 
 
 def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer):
@@ -133,10 +133,10 @@ def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer)
     coarsest = detection_reduction(analyzer.detector, (2600, 1600))
     scales = [min(coarsest, chip_reduction([face], analyzer.classifier.geometry)) for face in pending.faces]
     assert scales == [2, 1], "the large face is sharp at half scale, the small one needs the full decode"
-    for face, scale, chip in zip(pending.faces, scales, pending.chips, strict=True):
+    for face, scale, chip in zip(pending.faces, scales, pending.chips.aligned, strict=True):
         photo = open_photo(path, lambda size, scale=scale: scale)
         assert photo.reduction == scale
-        assert np.array_equal(chip, analyzer.chips(photo.image, [face], photo.reduction)[0])
+        assert np.array_equal(chip, analyzer.chips(photo.image, [face], photo.reduction).aligned[0])
 
 
 def test_fixed_batches_for_cuda_give_the_same_outputs(analyzer):

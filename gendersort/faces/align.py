@@ -2,6 +2,8 @@
 
 A similarity transform (rotation, uniform scale, shift) puts the two eyes level, at a fixed distance
 apart and centred left-right, at a fixed height, as the classifier's metadata says (models/chip_geometry.py).
+A classifier whose graph takes a second chip (Cydral's, cut as dlib cuts it: dlib_chip.py) gets it from here
+too, cut from the same decode of the photo in the same pass over its faces (face_chips).
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from gendersort.faces.dlib_chip import dlib_chip
 from gendersort.faces.face import Face
 from gendersort.models.chip_geometry import CHIP_GEOMETRY, ChipGeometry
+from gendersort.models.chip_inputs import DlibChipSpec, FaceChips
 
 FILL_COLOUR = (0, 0, 0)
 
@@ -60,3 +64,15 @@ def align_face(image: Image.Image, face: Face, geometry: ChipGeometry = CHIP_GEO
 def eye_distance(face: Face) -> float:
     """How far apart the face's eyes are, in the pixels it was found in."""
     return float(np.linalg.norm(face.keypoints[1] - face.keypoints[0]))
+
+
+def face_chips(image: Image.Image, faces: list[Face], geometry: ChipGeometry = CHIP_GEOMETRY,
+               second: DlibChipSpec | None = None, reduction: int = 1) -> FaceChips:
+    """Every chip the classifier takes for these faces of one decoded image (or of the image `reduction`
+    times as large): the aligned chip and, when `second` describes one, the second chip."""
+    chips = FaceChips.empty(len(faces), geometry, second)
+    for index, face in enumerate(faces):
+        chips.aligned[index] = np.asarray(align_face(image, face, geometry, reduction))
+        if chips.second is not None and second is not None:
+            chips.second[index] = dlib_chip(image, face, second, reduction)
+    return chips

@@ -9,6 +9,7 @@ import numpy as np
 
 from gendersort.labels import LABELS
 from gendersort.models.chip_geometry import ChipGeometry
+from gendersort.models.chip_inputs import DlibChipSpec, FaceChips
 from gendersort.models.registry import DEFAULT_MODEL, MODEL_FILES
 from gendersort.models.session import OnnxModel
 
@@ -31,11 +32,27 @@ class GenderClassifier:
         if int(meta["input_size"]) != self.geometry.size:
             raise ValueError(f"{model_path} takes {meta['input_size']} px chips, but its chip geometry cuts "
                              f"{self.geometry.size} px")
+        # A graph with a second input (Cydral's chip, v5 on) says in its metadata how to cut that chip.
+        inputs = len(self.model.input_names)
+        if inputs > 1 and "second_chip" not in meta:
+            raise ValueError(f"{model_path} takes {inputs} inputs but its metadata does not say how to cut "
+                             "the second chip (second_chip)")
+        self.second_chip = DlibChipSpec.from_json(meta["second_chip"]) if inputs > 1 else None
         self.version = meta.get("model_version", "unknown")
         self.terms = meta.get("license", "not stated in the model's metadata")
 
-    def p_male(self, chips: np.ndarray) -> np.ndarray:
-        """Probability of 'male' for a (N, S, S, 3) uint8 batch of aligned chips."""
+    def p_male(self, chips: FaceChips | np.ndarray) -> np.ndarray:
+        """Probability of 'male' for a batch of faces' chips (FaceAnalyzer.chips), or of aligned chips alone,
+        (N, S, S, 3) uint8, for a graph that takes no second chip."""
+        if isinstance(chips, np.ndarray):
+            chips = FaceChips(chips)
         if len(chips) == 0:
             return np.zeros(0, np.float32)
-        return self.model.run(np.ascontiguousarray(chips, dtype=np.uint8))[0][:, self.male_index]
+        batches = [chips.aligned]
+        if self.second_chip is not None:
+            if chips.second is None:
+                raise ValueError(f"{self.model.path.name} also takes each face's second chip: cut the chips "
+                                 "with FaceAnalyzer.chips")
+            batches.append(chips.second)
+        contiguous = [np.ascontiguousarray(batch, dtype=np.uint8) for batch in batches]
+        return self.model.run(*contiguous)[0][:, self.male_index]

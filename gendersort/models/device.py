@@ -125,8 +125,9 @@ def cuda_session(path: Path, options: Any, batch: int) -> tuple[Any | None, str 
     try:
         session = runtime().InferenceSession(str(path), options, providers=[CUDA, CPU], enable_fallback=0)
         if CUDA in session.get_providers():
-            first = session.get_inputs()[0]  # the models take uint8 (their contract), fixed but for the batch
-            session.run(None, {first.name: np.zeros((batch, *first.shape[1:]), np.uint8)})
+            # the models take uint8 (their contract), fixed but for the batch
+            session.run(None, {given.name: np.zeros((batch, *given.shape[1:]), np.uint8)
+                               for given in session.get_inputs()})
     except Exception as error:  # onnxruntime's own exception types are not RuntimeError's
         return None, (str(error).strip().splitlines() or [type(error).__name__])[-1]
     return session, None

@@ -31,7 +31,7 @@ class OnnxModel:
         # without_cuda: why the model is not on CUDA, where auto could not get it (models/device.py)
         self.session, self.without_cuda = open_session(self.path, options, device, batch=cuda_batch or 1)
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [given.name for given in self.session.get_inputs()]
         self.fixed_batch = cuda_batch if self.provider == CUDA else None
 
     @property
@@ -44,13 +44,15 @@ class OnnxModel:
         providers = ", ".join(self.session.get_providers())
         return f"{providers} (not CUDA: {self.without_cuda})" if self.without_cuda else providers
 
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        size = self.fixed_batch
-        if size is None or len(batch) == 0:
-            return self.session.run(None, {self.input_name: batch})
-        runs = [self.session.run(None, {self.input_name: padded(batch[start:start + size], size)})
-                for start in range(0, len(batch), size)]
-        return [np.concatenate(parts)[:len(batch)] for parts in zip(*runs, strict=True)]
+    def run(self, *batches: np.ndarray) -> list[np.ndarray]:
+        """The outputs for one batch per input, in the graph's order of inputs."""
+        size, count = self.fixed_batch, len(batches[0])
+        if size is None or count == 0:
+            return self.session.run(None, dict(zip(self.input_names, batches, strict=True)))
+        runs = [self.session.run(None, {name: padded(batch[start:start + size], size)
+                                        for name, batch in zip(self.input_names, batches, strict=True)})
+                for start in range(0, count, size)]
+        return [np.concatenate(parts)[:count] for parts in zip(*runs, strict=True)]
 
 
 def padded(batch: np.ndarray, size: int) -> np.ndarray:

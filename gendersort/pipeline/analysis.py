@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.faces.align import align_face
+from gendersort.faces.align import face_chips
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.face import Face
+from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 
 
@@ -28,12 +29,10 @@ class FaceAnalyzer:
         self.detector = FaceDetector(device=device, threads=threads)
         self.classifier = GenderClassifier(device=device, threads=threads, model_path=classifier_path)
 
-    def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> np.ndarray:
-        """The aligned chips of faces found in an image (or in the image `reduction` times as large)."""
-        geometry = self.classifier.geometry
-        if not faces:
-            return np.zeros((0, geometry.size, geometry.size, 3), np.uint8)
-        return np.stack([np.asarray(align_face(image, face, geometry, reduction)) for face in faces])
+    def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> FaceChips:
+        """The chips the classifier takes of faces found in an image (or in the image `reduction` times as
+        large)."""
+        return face_chips(image, faces, self.classifier.geometry, self.classifier.second_chip, reduction)
 
     def analyze(self, image: Image.Image, main_only: bool = False) -> list[FaceResult]:
         """The faces in an upright RGB image, the main face first, each with its probability of 'male'.
@@ -44,9 +43,9 @@ class FaceAnalyzer:
         p_male = self.classifier.p_male(self.chips(image, faces))
         return [FaceResult(face, float(p)) for face, p in zip(faces, p_male, strict=True)]
 
-    def p_male_per_image(self, chip_sets: list[np.ndarray]) -> list[np.ndarray]:
+    def p_male_per_image(self, chip_sets: list[FaceChips]) -> list[np.ndarray]:
         """Classify the chips of several photos in one onnxruntime batch; one array of p_male per photo."""
         if not chip_sets:
             return []
-        p_male = self.classifier.p_male(np.concatenate(chip_sets))
+        p_male = self.classifier.p_male(FaceChips.concatenate(chip_sets))
         return np.split(p_male, np.cumsum([len(chips) for chips in chip_sets])[:-1])

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from gendersort.faces.face import Face
 from gendersort.faces.resolution import chip_reduction, detection_reduction
+from gendersort.models.chip_inputs import FaceChips
 from gendersort.photos.decode import ReductionRule, UnreadableImageError, open_photo, photo_from_bytes
 from gendersort.photos.imaging import Photo
 from gendersort.photos.walk import FoundFile
@@ -56,7 +55,7 @@ class Pending:
 
     found: PhotoItem
     faces: list[Face] = field(default_factory=list)
-    chips: np.ndarray | None = None
+    chips: FaceChips | None = None
     error: str = ""
 
 
@@ -93,7 +92,7 @@ class PhotoReader:
             return Pending(found, error=error)
         return Pending(found, faces, chips)
 
-    def cut_chips(self, found: PhotoItem, photo: Photo, faces: list[Face]) -> tuple[np.ndarray | None, str]:
+    def cut_chips(self, found: PhotoItem, photo: Photo, faces: list[Face]) -> tuple[FaceChips | None, str]:
         """Each face's chip, cut from the coarsest decode that is sharp enough for that face alone.
 
         So a face's chip (and its p_male) never depends on which other faces were asked for: the main
@@ -102,14 +101,14 @@ class PhotoReader:
         """
         geometry = self.analyzer.classifier.geometry
         scales = [min(photo.reduction, chip_reduction([face], geometry)) for face in faces]
-        chips = np.zeros((len(faces), geometry.size, geometry.size, 3), np.uint8)
+        chips = FaceChips.empty(len(faces), geometry, self.analyzer.classifier.second_chip)
         for scale in sorted(set(scales), reverse=True):
             if scale < photo.reduction:
                 photo, error = load(found, fixed_reduction(scale))
                 if photo is None:
                     return None, error
             wanted = [index for index, needed in enumerate(scales) if needed == scale]
-            chips[wanted] = self.analyzer.chips(photo.image, [faces[at] for at in wanted], photo.reduction)
+            chips.put(wanted, self.analyzer.chips(photo.image, [faces[at] for at in wanted], photo.reduction))
         return chips, ""
 
 
