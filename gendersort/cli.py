@@ -191,7 +191,7 @@ def classify(
             min_confidence=min_confidence, device=device.value, recursive=recursive, batch_size=batch_size,
             actors=actors, actor_cpus=actor_cpus, rows_per_file=rows_per_file, address=ray_address,
             model=model.value)
-        raise typer.Exit(EXIT_FILE_ERRORS if run.written.errors else EXIT_OK)
+        raise typer.Exit(EXIT_FILE_ERRORS if run.errors else EXIT_OK)
     check_paths_exist(paths)
     out_format = output_format(out, fmt and fmt.value)
     check_output(out, overwrite=overwrite, resume=resume)

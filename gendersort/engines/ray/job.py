@@ -34,11 +34,19 @@ from gendersort.review.wording import counted
 
 @dataclass
 class RayRun:
-    """What a run found and did: photos listed, already in DEST, and the rows it wrote (by photo)."""
+    """What a run found and did: photos listed, already in DEST (with an error row among them), and the rows
+    it wrote (by photo)."""
 
     listed: int = 0
     done_before: int = 0
+    errors_before: int = 0
     written: Tally = field(default_factory=Tally)
+
+    @property
+    def errors(self) -> int:
+        """Listed photos whose row in DEST is an error, written now or before: a resumed run that leaves
+        them out ends with errors as the first run did (exit 2)."""
+        return self.errors_before + self.written.errors
 
 
 def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwrite: bool = False,
@@ -68,11 +76,13 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
         if overwrite:
             for path in parts + temporary:
                 dest_filesystem.delete_file(path)
-        done = done_keys(dest_filesystem, [] if overwrite else parts, version)
+        done, errors = done_keys(dest_filesystem, [] if overwrite else parts, version)
         todo = listing.filter(pc.invert(is_done(listing, done)))
         run.done_before = listing.num_rows - todo.num_rows
+        run.errors_before = pc.sum(is_done(listing, errors)).as_py() or 0
         if run.done_before:
-            note(f"{counted(run.done_before, 'file')} already done in {dest}")
+            errors_note = f" ({counted(run.errors_before, 'error')})" if run.errors_before else ""
+            note(f"{counted(run.done_before, 'file')} already done in {dest}{errors_note}")
         if todo.num_rows:
             run.written = Tally()  # the rate counts from here: the cluster's start, the models' loading too
             connect(address)

@@ -14,6 +14,7 @@ from ray.data.block import Block, BlockAccessor
 
 from gendersort.errors import FatalError
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, RESULT_SCHEMA, photo_keys, write_part, written_rows
+from gendersort.outputs.results import ERROR
 
 
 class ParquetSink(Datasink[None]):
@@ -38,14 +39,16 @@ def to_arrow(block: Block) -> pa.Table:
     return BlockAccessor.for_block(block).to_arrow()
 
 
-def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str) -> pa.Array:
-    """The photos that have rows in DEST (photo_keys), all by the model `model_version`."""
-    table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version"])
+def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str) -> tuple[pa.Array, pa.Array]:
+    """The photos that have rows in DEST (photo_keys), all by the model `model_version`, and those of them
+    whose row is an error (they stand, so a run that leaves them out still ends with errors)."""
+    table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version", "status"])
     versions = set(table.column("model_version").unique().to_pylist()) - {model_version}
     if versions:
         raise FatalError(f"the destination holds rows of model {', '.join(sorted(versions))}, not "
                          f"{model_version}; write this model's rows to another destination")
-    return pc.unique(photo_keys(table))
+    errors = table.filter(pc.equal(table.column("status"), ERROR))
+    return pc.unique(photo_keys(table)), pc.unique(photo_keys(errors))
 
 
 def is_done(table: pa.Table, done: pa.Array) -> pa.ChunkedArray:
