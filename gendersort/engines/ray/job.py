@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from gendersort.engines.ray.cluster import LOCAL, connect
-from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, classify_dataset, photos_of
+from gendersort.engines.ray.cluster import LOCAL, connect, strict_datasets
+from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, TASK_RETRIES, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
 from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
 from gendersort.engines.ray.resources import IO_CPUS, plan_actors
@@ -86,6 +86,7 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
         if todo.num_rows:
             run.written = Tally()  # the rate counts from here: the cluster's start, the models' loading too
             connect(address)
+            strict_datasets()
             plan = plan_actors(actors, actor_cpus, device)
             note(f"{counted(todo.num_rows, 'file')} to classify on Ray: {counted(plan.actors, 'actor')} of "
                  f"{counted(plan.cpus, 'CPU')}{' and a GPU' if plan.gpus else ''}")
@@ -95,7 +96,7 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
                                     actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
                                     photos_per_call=photos_per_block, model=model)
             rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
-                                ray_remote_args={"num_cpus": IO_CPUS})
+                                ray_remote_args={"num_cpus": IO_CPUS, "max_retries": TASK_RETRIES})
             for path, error in count_new(run.written, dest_filesystem, root, done):
                 note(f"{path}: {error}")
     return run
