@@ -94,12 +94,14 @@ class TwoNodes:
     def env(self, node: str) -> dict[str, str]:
         """The environment of a node's processes (and the driver's, node "driver"). Ray 2.59 and later turn
         token authentication on for some clusters and keep the token in ~/.ray: this cluster gets a token
-        of its own, in its environment, and a home of its own, so that nothing is written outside it."""
+        of its own, in its environment, and a home of its own, so that nothing is written outside it. It is
+        a multi-node cluster (the tests' RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 would refuse one), its traffic
+        inside the namespaces."""
         path = os.pathsep.join([str(HOOK), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return os.environ | {MARK: self.mark(node), COUNTS: str(self.counts), "PYTHONPATH": path,
                              "RAY_USAGE_STATS_ENABLED": "0", "TMPDIR": str(self.scratch),
                              "HOME": str(self.scratch), "RAY_AUTH_MODE": "token",
-                             "RAY_AUTH_TOKEN": self.token}
+                             "RAY_AUTH_TOKEN": self.token, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
 
     def __enter__(self) -> TwoNodes:
         try:
@@ -178,6 +180,10 @@ class TwoNodes:
                 except OSError:
                     continue
         return actors
+
+    def busy_actor_pids(self) -> set[int]:
+        """The actors that have begun a batch (the counting hook has a file of theirs)."""
+        return {pid for pid in self.actor_pids() if (self.counts / str(pid)).exists()}
 
     def clear_counts(self) -> None:
         for path in self.counts.iterdir():

@@ -1,23 +1,25 @@
 """Faults in the middle of `classify --engine ray` on a real two-node cluster (benchmarks/netns_cluster.py),
 and what each costs: the photos classified again and the seconds lost against a run without a fault.
 
-    python -m benchmarks.ray_faults                    # 2,000 photos, 3 runs per fault, about 25 minutes
+    python -m benchmarks.ray_faults                    # 2,000 photos, 3 runs of each fault
     python -m benchmarks.ray_faults --count 300 --runs 1 --faults node   # one fault, once
 
-Per run: a fresh cluster (2 nodes of 2 logical CPUs, 2 actors of 1 CPU), the photos of benchmarks/inputs.py
-("500px") linked into a folder of the run's own with one corrupt photo added (so that every finished run
-has an error row, and exits 2), and one of these faults:
+One cluster (2 nodes of 2 logical CPUs; each run 2 actors of 1 CPU, the worker node started again when a
+run lost it) runs the baseline and then each fault in turn, --runs times. Each run has the photos of
+benchmarks/inputs.py ("500px") linked into a folder of its own with one corrupt photo added (so that every
+finished run has an error row, and exits 2), and one of these faults:
 
-- none: the baseline;
+- none: the baseline, run first in each round (a first run before them sets the hang bound);
 - node: once a quarter of the rows are in DEST, every process of the worker node is SIGKILLed (its raylet,
   object store, agents and workers: the node is lost, and stays lost);
 - actor: at the same point, one classifying actor's process is SIGKILLed;
 - driver: at the same point, the driver is SIGKILLed;
 - photos: as soon as the driver has listed the photos, the last three are deleted and the three before them
   truncated to a third;
-- crashloop: from the same point as "actor", every actor is SIGKILLed each time it is back, CRASHES times,
-  as a photo that crashes its actor would: Ray gives up on the batch, the run must stop with gendersort's
-  one-line error (exit 1) and the `--resume` finish it.
+- crashloop: from the same point as "actor", every actor that has begun a batch is SIGKILLed, and again
+  each time one is back and has begun one, CRASHES times, as batches holding a photo that crashes its actor
+  would: Ray gives up on such a batch, and the run must stop with gendersort's one-line error (exit 1) and
+  the `--resume` finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
 (killed, or exit 1) is followed by one `--resume`. Then DEST is checked: every listed photo has exactly one
@@ -49,7 +51,7 @@ from benchmarks.netns_cluster import TwoNodes, kill_all, why_not
 FAULTS = ("none", "node", "actor", "driver", "photos", "crashloop")
 CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first part file
 BROKEN = 3  # photos deleted, and as many truncated, by the "photos" fault
-CRASHES = 6  # rounds of actor kills in the "crashloop" fault: more than a batch is retried (TASK_RETRIES)
+CRASHES = 8  # rounds of actor kills in the "crashloop" fault: more than a batch is tried (1 + TASK_RETRIES)
 ACTORS = ("--actors", "2", "--actor-cpus", "1")
 EXIT_FILE_ERRORS = 2
 POLL_S = 0.1
@@ -65,6 +67,7 @@ class Outcome:
     seconds: list[float] = field(default_factory=list)  # the first run's, the resume's
     classified: int = 0
     fault_at_s: float = 0.0
+    lost_s: float = 0.0  # against the round's run without a fault
     hung: bool = False
     problems: list[str] = field(default_factory=list)
     stderr: str = ""
@@ -117,7 +120,7 @@ def fault_now(fault: str, cluster: TwoNodes, dest: Path, stderr: Path, count: in
     if fault == "photos":
         return "to classify on Ray" in stderr.read_text(errors="replace")
     if killed:
-        return bool(set(cluster.actor_pids()) - killed)
+        return bool(cluster.busy_actor_pids() - killed)
     return rows_written(dest) >= count // 4
 
 
@@ -134,8 +137,8 @@ def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list
             raise RuntimeError("no actor process to kill")
         os.kill(actors[0], signal.SIGKILL)
     elif fault == "crashloop":
-        actors = cluster.actor_pids()
-        kill_all(actors)
+        actors = cluster.busy_actor_pids() - killed
+        kill_all(list(actors))
         killed.update(actors)
     elif fault == "driver":
         driver.send_signal(signal.SIGKILL)
@@ -239,18 +242,17 @@ def run_fault(cluster: TwoNodes, fault: str, source: Path, bound_s: float) -> Ou
     return outcome
 
 
-def fresh_run(fault: str, source: Path, bound_s: float) -> Outcome:
-    """run_fault on a cluster of its own, so that runs do not share a warm cluster."""
-    with TwoNodes() as cluster:
-        return run_fault(cluster, fault, source, bound_s)
-
-
 def describe(outcome: Outcome, baseline_s: float) -> str:
     codes = " then ".join(str(code) for code in outcome.exit_codes)
     verdict = "ok" if not outcome.problems else "FAILED: " + "; ".join(outcome.problems)
     lost = outcome.total_s - baseline_s
-    return (f"{outcome.fault:<7} exit {codes:<10} {outcome.total_s:6.1f} s ({lost:+6.1f} s lost; fault at "
+    return (f"{outcome.fault:<9} exit {codes:<10} {outcome.total_s:6.1f} s ({lost:+6.1f} s lost; fault at "
             f"{outcome.fault_at_s:5.1f} s) {outcome.redone:5d} photos redone   {verdict}")
+
+
+def error_lines(text: str) -> str:
+    """gendersort's one-line errors in the drivers' output (where Ray gave up)."""
+    return "\n".join("      | " + line for line in text.splitlines() if line.startswith("gendersort: error:"))
 
 
 def last_lines(text: str, count: int = 3) -> str:
@@ -268,29 +270,37 @@ def main() -> None:
     if reason := why_not():
         sys.exit(f"cannot make a cluster of network namespaces here: {reason}")
     source = make_inputs(args.inputs, "500px", args.count)
-    baseline = fresh_run("none", source, bound_s=600)
-    print(describe(baseline, baseline.total_s), flush=True)
-    if baseline.problems:
-        sys.exit(last_lines(baseline.stderr, 20))
-    bound_s = 2 * baseline.total_s + 60
-    print(f"{args.count + 1} photos, 2 nodes x 2 CPUs, 2 actors x 1 CPU; baseline {baseline.total_s:.1f} s; "
-          f"hang bound {bound_s:.0f} s per driver run; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-          flush=True)
     outcomes: dict[str, list[Outcome]] = {}
-    for _ in range(args.runs):
-        for fault in args.faults:
-            outcome = fresh_run(fault, source, bound_s)
-            outcomes.setdefault(fault, []).append(outcome)
-            print(describe(outcome, baseline.total_s), flush=True)
-            if outcome.problems:
-                print(last_lines(outcome.stderr), flush=True)
-    print("per fault, median of the runs: seconds lost against the baseline, photos classified again")
+    with TwoNodes() as cluster:
+        first = run_fault(cluster, "none", source, bound_s=1800)
+        if first.problems:
+            sys.exit(describe(first, first.total_s) + "\n" + last_lines(first.stderr, 20))
+        bound_s = 2 * first.total_s + 60
+        print(f"{first.photos} photos, 2 nodes x 2 CPUs, 2 actors x 1 CPU; first run "
+              f"{first.total_s:.1f} s; "
+              f"hang bound {bound_s:.0f} s per driver run; {os.cpu_count()} cores, load "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        for _ in range(args.runs):
+            baseline = run_fault(cluster, "none", source, bound_s)
+            outcomes.setdefault("none", []).append(baseline)
+            print(describe(baseline, baseline.total_s), flush=True)
+            for fault in args.faults:
+                outcome = run_fault(cluster, fault, source, bound_s)
+                outcome.lost_s = outcome.total_s - baseline.total_s
+                outcomes.setdefault(fault, []).append(outcome)
+                print(describe(outcome, baseline.total_s), flush=True)
+                if outcome.problems:
+                    print(last_lines(outcome.stderr), flush=True)
+                elif errors := error_lines(outcome.stderr):
+                    print(errors, flush=True)
+    print("per fault, median of the runs: seconds lost against the round's run without a fault, photos "
+          "classified again")
     for fault, runs in outcomes.items():
-        lost = statistics.median(run.total_s - baseline.total_s for run in runs)
+        lost = statistics.median(run.lost_s for run in runs)
         redone = statistics.median(run.redone for run in runs)
         failed = sum(bool(run.problems) for run in runs)
         longest = max(run.total_s for run in runs)
-        print(f"  {fault:<7} {lost:+6.1f} s, {redone:5.0f} photos redone; {len(runs) - failed} of "
+        print(f"  {fault:<9} {lost:+6.1f} s, {redone:5.0f} photos redone; {len(runs) - failed} of "
               f"{len(runs)} runs held (longest {longest:.1f} s)")
     if any(run.problems for runs in outcomes.values() for run in runs):
         sys.exit(1)
