@@ -31,9 +31,10 @@ def connect(address: str = LOCAL) -> None:
 def strict_datasets(no_progress_s: float = NO_PROGRESS_S) -> None:
     """In this driver's datasets, a block that fails fails the run (Ray Data can be told to drop up to
     max_errored_blocks of them, and the photos in them would be missing without a word), and a run in
-    which nothing moves for `no_progress_s` (every actor lost, a cluster that can no longer schedule the
-    reads) stops with an error instead of waiting (Ray's own default: 30 minutes). The environment
-    variable RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, where set, has the last word."""
+    which no batch is done for `no_progress_s` (a batch that kills its actor every time, tried again
+    forever; a cluster that can no longer place the actors or the reads) stops with an error instead of
+    waiting (Ray's own default: 30 minutes). The environment variable
+    RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, where set, has the last word."""
     context = ray.data.DataContext.get_current()
     context.max_errored_blocks = 0
     if NO_PROGRESS_VARIABLE not in os.environ:

@@ -17,12 +17,14 @@ from gendersort.pipeline.api import BATCH_SIZE, check_options
 PHOTOS_PER_BLOCK = 64  # listed files per read task, and photos per actor call
 # Set on purpose, not left to Ray's defaults (which have changed between releases); measured by
 # benchmarks/ray_faults.py on a two-node cluster. An actor lost with its process or its node is started again
-# however often that happens (a long run on spot nodes loses many). A batch, a read or a write whose worker
-# or node is lost is tried again up to TASK_RETRIES times (a read's or write's output lost with a node is
-# made again the same way); a batch that kills its actor every time (a photo that crashes a decoder) then
-# fails the run with an error, instead of killing actors forever.
+# however often that happens (a long run on spot nodes loses many), and a batch, a read or a write lost with
+# its worker or node is tried again until it is done (a read's or write's output lost with a node is made
+# again the same way). No finite count: every try made before the cluster knows a node is lost fails at
+# once (the actor "unavailable"), and 3 retries were spent so in one run of the harness, which then failed.
+# What bounds a batch that can never be done (a photo that crashes its actor every time) is the run's
+# no-progress limit instead (cluster.strict_datasets).
 ACTOR_RESTARTS = -1
-TASK_RETRIES = 3
+TASK_RETRIES = -1
 
 
 def read_photos(source: str, *, recursive: bool = True, photos_per_block: int = PHOTOS_PER_BLOCK
