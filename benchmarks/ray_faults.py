@@ -17,12 +17,14 @@ finished run has an error row, and exits 2), and one of these faults:
 - photos: as soon as the driver has listed the photos, the last three are deleted and the three before them
   truncated to a third;
 - crashloop: from the same point as "actor", every actor that has begun a batch is SIGKILLed, and again
-  each time one is back and has begun one, CRASHES times, as batches holding a photo that crashes its actor
-  would: Ray gives up on such a batch, and the run must stop with gendersort's one-line error (exit 1) and
-  the `--resume` finish it.
+  each time one is back and has begun one, until the driver ends, as batches that each hold a photo that
+  crashes its actor would. Ray tries them again forever; the run's no-progress limit (NO_PROGRESS_S here,
+  through RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, instead of the engine's 10 minutes) must stop it with
+  gendersort's one-line error (exit 1), and the `--resume`, without the fault, finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
-(killed, or exit 1) is followed by one `--resume`. Then DEST is checked: every listed photo has exactly one
+(killed, or exit 1) is followed by one `--resume` (after a lost node, with the default plan for the node
+left, which --actors 2 no longer fits). Then DEST is checked: every listed photo has exactly one
 row, error rows are those of the corrupt and broken photos only, every part file reads whole, and the exit
 codes are those the README documents (2 when DEST holds error rows, first run or resumed). Photos
 classified are counted by the cluster's counting hook; photos redone are those beyond one per photo.
@@ -31,6 +33,7 @@ classified are counted by the cluster's counting hook; photos redone are those b
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import statistics
@@ -51,7 +54,7 @@ from benchmarks.netns_cluster import TwoNodes, kill_all, why_not
 FAULTS = ("none", "node", "actor", "driver", "photos", "crashloop")
 CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first part file
 BROKEN = 3  # photos deleted, and as many truncated, by the "photos" fault
-CRASHES = 8  # rounds of actor kills in the "crashloop" fault: more than a batch is tried (1 + TASK_RETRIES)
+NO_PROGRESS_S = 45  # the crash loop's driver stops after this long without progress (the engine's: 600 s)
 ACTORS = ("--actors", "2", "--actor-cpus", "1")
 EXIT_FILE_ERRORS = 2
 POLL_S = 0.1
@@ -153,11 +156,14 @@ def run_driver(cluster: TwoNodes, command: list[str], stderr: Path, outcome: Out
     The photos the fault broke."""
     broken: set[str] = set()
     killed: set[int] = set()
-    shots = 0 if fault == "none" else CRASHES if fault == "crashloop" else 1
+    shots = 0 if fault == "none" else math.inf if fault == "crashloop" else 1
+    env = cluster.env("driver")
+    if fault == "crashloop":
+        env["RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S"] = str(NO_PROGRESS_S)
     started = time.monotonic()
     with open(stderr, "w") as log:
-        driver = subprocess.Popen(cluster.driver_command(command), env=cluster.env("driver"),
-                                  stdout=subprocess.DEVNULL, stderr=log)
+        driver = subprocess.Popen(cluster.driver_command(command), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=log)
         while driver.poll() is None and time.monotonic() - started < bound_s:
             if shots and fault_now(fault, cluster, dest, stderr, outcome.photos, killed):
                 outcome.fault_at_s = outcome.fault_at_s or time.monotonic() - started
@@ -224,19 +230,20 @@ def run_fault(cluster: TwoNodes, fault: str, source: Path, bound_s: float) -> Ou
     dest = work / "dest"
     outcome = Outcome(fault, photos=len(photos))
     command = [sys.executable, "-m", "gendersort", "classify", str(work / "photos"), "--engine", "ray",
-               "--ray-address", cluster.address, "--out", str(dest), *ACTORS,
-               "--rows-per-file", str(max(10, len(photos) // 20))]
+               "--ray-address", cluster.address, "--out", str(dest), "--rows-per-file",
+               str(max(10, len(photos) // 20))]
     log = work / "driver.err"
-    broken = run_driver(cluster, command, log, outcome, bound_s, fault, dest, photos)
+    broken = run_driver(cluster, [*command, *ACTORS], log, outcome, bound_s, fault, dest, photos)
     if outcome.exit_codes[-1] not in (0, EXIT_FILE_ERRORS):
         if fault == "node":
             cluster.wait_for_nodes(1)  # the lost node is known to be lost before the rerun joins
-        run_driver(cluster, [*command, "--resume"], log, outcome, bound_s)
+        actors = () if fault == "node" else ACTORS  # the default plan on the node left: one actor
+        run_driver(cluster, [*command, *actors, "--resume"], log, outcome, bound_s)
     outcome.classified = cluster.photos_classified()
     check_dest(dest, photos, broken, outcome)
     if fault == "crashloop" and outcome.exit_codes[0] != 1:
-        outcome.problems.append(f"exit {outcome.exit_codes[0]} after {CRASHES} rounds of actor kills: Ray "
-                                "was to give up on a batch (exit 1)")
+        outcome.problems.append(f"exit {outcome.exit_codes[0]} in a crash loop: the run was to stop after "
+                                f"{NO_PROGRESS_S} s without progress (exit 1)")
     if outcome.hung:
         outcome.problems.append(f"a run was still going after {bound_s:.0f} s (the bound) and was killed")
     return outcome
