@@ -1,12 +1,15 @@
 """Faults on a real two-node Ray cluster made on this machine (benchmarks/netns_cluster.py: two network
 namespaces, `ray start` in each), each in the middle of `classify --engine ray` on 150 photos:
-the worker node lost, one actor killed, the driver killed, photos deleted and truncated while the run goes.
+the worker node lost, one actor killed, the driver killed, photos deleted and truncated while the run goes,
+and a crash loop (every actor killed once it begins a batch) that the no-progress limit must stop.
 After at most one `--resume`, DEST holds one row per photo, error rows for the broken photos only, whole part
 files, and the exit codes are the documented ones (benchmarks/ray_faults.py checks it; its full version, 3
-runs per fault on 2,000 photos, measures what each fault costs).
+runs per fault, measures what each fault costs: "Large collections" in the README).
 
-Bounded: every driver run is killed after BOUND_S and the test fails then (a hang); the four faults share
-one cluster (about 4 minutes on 2 busy cores). Skipped, with the reason, without root or `ip netns`.
+Bounded: every driver run is killed after BOUND_S and the test fails then (a hang), so the five faults,
+sharing one cluster, take at most about 10 runs of BOUND_S (11 min 44 s here, on 2 cores at a load
+average near 20, with the benchmark's cluster beside it). Skipped, with the reason, without root or
+`ip netns`.
 """
 
 from __future__ import annotations
