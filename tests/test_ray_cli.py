@@ -100,3 +100,22 @@ def test_the_open_model_on_ray_and_a_destination_of_the_other_model(tmp_path, op
     rows = rows_in(dest)
     assert rows == local_rows(photos, model="open")
     assert {row["model_version"] for row in rows} == {version} and len(rows) == 4
+
+
+def test_a_resumed_run_exits_2_while_its_destination_holds_error_rows(tmp_path):
+    """Error rows stand on a resume, so a resumed run that has nothing left to do still ends as the first run
+    did: exit 2, as local classify does (the destination here is local classify's Parquet, the same dataset;
+    nothing is left to do, so no cluster starts)."""
+    photos = make_many(tmp_path / "photos", 2)
+    whole = (photos / "photo-000.jpg").read_bytes()
+    (photos / "photo-002.jpg").write_bytes(whole[: len(whole) // 3])
+    dest = tmp_path / "results.parquet"
+    command = [sys.executable, "-m", "gendersort", "classify", str(photos), "--device", "cpu", "--out",
+               str(dest)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 2, first.stderr
+    resumed = subprocess.run([*command, "--engine", "ray", "--resume"], capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 2, resumed.stderr
+    assert f"3 files already done in {dest} (1 error)" in resumed.stderr
+    assert "nothing left to do" in resumed.stderr

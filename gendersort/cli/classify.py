@@ -114,7 +114,7 @@ def classify(
             model=model.value)
         if not run.listed:
             no_photo(", ".join(paths), 0, quiet)
-        raise typer.Exit(EXIT_FILE_ERRORS if run.written.errors else EXIT_OK)
+        raise typer.Exit(EXIT_FILE_ERRORS if run.errors else EXIT_OK)
     check_paths_exist(paths)
     listed = read_path_list(files_from) if files_from else []
     where = ", ".join([*paths, *([f"the list {files_from}"] if files_from else [])])

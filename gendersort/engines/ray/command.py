@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from gendersort.engines.ray.job import RayRun, classify_to_parquet
-from gendersort.errors import BadOptionError
+from gendersort.errors import BadOptionError, FatalError
 from gendersort.outputs.writers import STDOUT
 from gendersort.printable import printable
 
@@ -36,7 +37,14 @@ def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bo
             if not quiet:
                 print(printable(message), file=terminal, flush=True)
 
-        run = classify_to_parquet(source, dest, note=note, **options)
+        try:
+            run = classify_to_parquet(source, dest, note=note, **options)
+        except Exception as error:
+            if not gave_up(error):
+                raise
+            traceback.print_exc()  # into the log: descriptors 1 and 2 point to it here
+            raise FatalError(f"Ray gave up ({first_line(error)}); the rows written are kept in {dest}: "
+                             f"run it again with --resume to finish (Ray's log: {log})") from None
         if run.written.files:
             note(f"{run.written.summary()}; rows in {dest}, Ray's log in {log}")
         else:
@@ -44,6 +52,19 @@ def classify_on_ray(sources: list[str], dest: str, fmt: str | None, *, quiet: bo
     if not log.stat().st_size:  # Ray was not needed
         log.unlink()
     return run
+
+
+def gave_up(error: BaseException) -> bool:
+    """Whether Ray gave up on the run: a task or actor call failed past its retries, an object lost for
+    good, a cluster gone, a run that stopped making progress. Their classes differ between Ray's releases
+    (RayError and its kinds, Ray Data's SystemException and ExecutionTimeoutError), but all are Ray's."""
+    return type(error).__module__.split(".")[0] == "ray"
+
+
+def first_line(error: BaseException) -> str:
+    """The error's kind and the first line of its message (Ray's run over many lines, tracebacks in them)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 @contextmanager

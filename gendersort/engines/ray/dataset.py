@@ -15,6 +15,16 @@ from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.pipeline.api import BATCH_SIZE, check_options
 
 PHOTOS_PER_BLOCK = 64  # listed files per read task, and photos per actor call
+# Set on purpose, not left to Ray's defaults (which have changed between releases); measured by
+# benchmarks/ray_faults.py on a two-node cluster. An actor lost with its process or its node is started again
+# however often that happens (a long run on spot nodes loses many), and a batch, a read or a write lost with
+# its worker or node is tried again until it is done (a read's or write's output lost with a node is made
+# again the same way). No finite count: every try made before the cluster knows a node is lost fails at
+# once (the actor "unavailable"), and 3 retries were spent so in one run of the harness, which then failed.
+# What bounds a batch that can never be done (a photo that crashes its actor every time) is the run's
+# no-progress limit instead (cluster.strict_datasets).
+ACTOR_RESTARTS = -1
+TASK_RETRIES = -1
 
 
 def read_photos(source: str, *, recursive: bool = True, photos_per_block: int = PHOTOS_PER_BLOCK
@@ -31,7 +41,7 @@ def photos_of(listing: pa.Table, filesystem: pafs.FileSystem, photos_per_block: 
     blocks = [listing.slice(start, photos_per_block) for start in starts]
     return ray.data.from_arrow(blocks or [listing]).map_batches(
         fetch_batch, fn_kwargs={"filesystem": filesystem}, batch_size=None, batch_format="pyarrow",
-        num_cpus=IO_CPUS)
+        num_cpus=IO_CPUS, max_retries=TASK_RETRIES)
 
 
 def classify_dataset(photos: ray.data.Dataset, *, faces: str = "main", min_confidence: float = 0.0,
@@ -53,6 +63,7 @@ def classify_dataset(photos: ray.data.Dataset, *, faces: str = "main", min_confi
     gpus = {"num_gpus": plan.gpus} if plan.gpus else {}
     return photos.map_batches(
         PhotoClassifier, compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=plan.cpus,
-        batch_size=photos_per_call, batch_format="pyarrow", **gpus,
+        batch_size=photos_per_call, batch_format="pyarrow", max_restarts=ACTOR_RESTARTS,
+        max_task_retries=TASK_RETRIES, **gpus,
         fn_constructor_kwargs={"faces": faces, "min_confidence": min_confidence, "device": device,
                                "cpus": plan.cpus, "batch_size": batch_size, "model": model})

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from gendersort.engines.ray.cluster import LOCAL, connect
-from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, classify_dataset, photos_of
+from gendersort.engines.ray.cluster import LOCAL, connect, strict_datasets
+from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, TASK_RETRIES, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
 from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
 from gendersort.engines.ray.resources import IO_CPUS, plan_actors
@@ -34,11 +34,19 @@ from gendersort.wording import counted
 
 @dataclass
 class RayRun:
-    """What a run found and did: photos listed, already in DEST, and the rows it wrote (by photo)."""
+    """What a run found and did: photos listed, already in DEST (with an error row among them), and the rows
+    it wrote (by photo)."""
 
     listed: int = 0
     done_before: int = 0
+    errors_before: int = 0
     written: Tally = field(default_factory=Tally)
+
+    @property
+    def errors(self) -> int:
+        """Listed photos whose row in DEST is an error, written now or before: a resumed run that leaves
+        them out ends with errors as the first run did (exit 2)."""
+        return self.errors_before + self.written.errors
 
 
 def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwrite: bool = False,
@@ -68,15 +76,18 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
         if overwrite:
             for path in parts + temporary:
                 dest_filesystem.delete_file(path)
-        done = done_keys(dest_filesystem, [] if overwrite else parts, version,
-                         FACE_MODE_ALIASES.get(faces, faces))
+        done, errors = done_keys(dest_filesystem, [] if overwrite else parts, version,
+                                 FACE_MODE_ALIASES.get(faces, faces))
         todo = listing.filter(pc.invert(is_done(listing, done)))
         run.done_before = listing.num_rows - todo.num_rows
+        run.errors_before = pc.sum(is_done(listing, errors)).as_py() or 0
         if run.done_before:
-            note(f"{counted(run.done_before, 'file')} already done in {dest}")
+            errors_note = f" ({counted(run.errors_before, 'error')})" if run.errors_before else ""
+            note(f"{counted(run.done_before, 'file')} already done in {dest}{errors_note}")
         if todo.num_rows:
             run.written = Tally()  # the rate counts from here: the cluster's start, the models' loading too
             connect(address)
+            strict_datasets()
             plan = plan_actors(actors, actor_cpus, device)
             note(f"{counted(todo.num_rows, 'file')} to classify on Ray: {counted(plan.actors, 'actor')} of "
                  f"{counted(plan.cpus, 'CPU')}{' and a GPU' if plan.gpus else ''}")
@@ -86,7 +97,7 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
                                     actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
                                     photos_per_call=photos_per_block, model=model)
             rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
-                                ray_remote_args={"num_cpus": IO_CPUS})
+                                ray_remote_args={"num_cpus": IO_CPUS, "max_retries": TASK_RETRIES})
             for path, error in count_new(run.written, dest_filesystem, root, done):
                 note(f"{path}: {error}")
     return run

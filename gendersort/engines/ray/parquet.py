@@ -14,7 +14,7 @@ from ray.data.block import Block, BlockAccessor
 
 from gendersort.errors import FatalError
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, RESULT_SCHEMA, photo_keys, write_part, written_rows
-from gendersort.pipeline.results import OK
+from gendersort.pipeline.results import ERROR, OK
 
 
 class ParquetSink(Datasink[None]):
@@ -40,9 +40,10 @@ def to_arrow(block: Block) -> pa.Table:
 
 
 def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str, faces: str = "main"
-              ) -> pa.Array:
+              ) -> tuple[pa.Array, pa.Array]:
     """The photos that have rows in DEST (photo_keys), all by the model `model_version` and with `faces`
-    (a face's row is numbered with --faces all, not with main)."""
+    (a face's row is numbered with --faces all, not with main), and those of them whose row is an error
+    (they stand, so a run that leaves them out still ends with errors)."""
     table = written_rows(filesystem, parts, [*KEY_COLUMNS, "model_version", "status", "face_index"])
     versions = set(table.column("model_version").unique().to_pylist()) - {model_version}
     if versions:
@@ -53,7 +54,8 @@ def done_keys(filesystem: pafs.FileSystem, parts: list[str], model_version: str,
     if others := sorted(written - {faces}):
         raise FatalError(f"the destination holds rows of --faces {others[0]}, not {faces}; resume with "
                          f"--faces {others[0]}, or write to another destination")
-    return pc.unique(photo_keys(table))
+    errors = table.filter(pc.equal(table.column("status"), ERROR))
+    return pc.unique(photo_keys(table)), pc.unique(photo_keys(errors))
 
 
 def is_done(table: pa.Table, done: pa.Array) -> pa.ChunkedArray:
