@@ -18,8 +18,8 @@ After every epoch each set's val chips are scored (women's and men's accuracy, b
 share of them again greyscale, sepia and as thumbnails (export/degrade.py); the choosing rule (RULE below)
 picks the best epoch, saved to {out}/best.keras. Seeded; a checkpoint after every epoch; rerunning the same
 command resumes from the last one; the history goes to {out}/history.csv. `--carry DIR` also keeps the
-latest weights (about 9 MB) and the history in DIR, a folder that moves with the repository: on a machine
-without {out}, the same command resumes from them (with a fresh optimizer state).
+last and best weights (about 9 MB each) and the history in DIR, a folder that moves with the repository: on
+a machine without {out}, the same command resumes from them (with a fresh optimizer state).
 """
 
 from __future__ import annotations
@@ -265,17 +265,19 @@ class SetScores(keras.callbacks.Callback):
 
 
 class Carry(keras.callbacks.Callback):
-    """After each epoch: the last and the best weights (no optimizer state) and the history copied to a
-    folder that moves with the repository, so another machine resumes a run whose build/ it lacks."""
+    """After each epoch: the last and the best weights (the model's alone, about 9 MB: no optimizer state)
+    and the history copied to a folder that moves with the repository, so another machine resumes a run
+    whose build/ it lacks. Written with np.savez, whose bytes depend on the arrays alone: while the best
+    epoch is the last, the two files are one blob to git."""
 
     def __init__(self, carry_dir: Path, history_csv: Path, best: float) -> None:
         super().__init__()
         self.carry_dir, self.history_csv, self.best = carry_dir, history_csv, best
 
     def save(self, name: str) -> None:
-        partial = self.carry_dir / f"{name}.partial.weights.h5"
-        self.model.save_weights(partial)
-        partial.replace(self.carry_dir / f"{name}.weights.h5")
+        partial = self.carry_dir / f"{name}.partial.npz"
+        np.savez(partial, *self.model.get_weights())
+        partial.replace(self.carry_dir / f"{name}.npz")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.carry_dir.mkdir(parents=True, exist_ok=True)
@@ -286,15 +288,20 @@ class Carry(keras.callbacks.Callback):
         shutil.copy(self.history_csv, self.carry_dir / "history.csv")
 
 
+def load_carried(model: keras.Model, weights_file: Path) -> None:
+    with np.load(weights_file) as data:
+        model.set_weights([data[f"arr_{index}"] for index in range(len(data.files))])
+
+
 def resume_from_carry(carry_dir: Path | None, out: Path, model: keras.Model) -> bool:
     """On a machine without {out}'s checkpoint: {out} gets the carried history and best epoch, and the
     model the carried last weights. False when there is nothing to carry over."""
-    if carry_dir is None or (out / "last.keras").exists() or not (carry_dir / "last.weights.h5").exists():
+    if carry_dir is None or (out / "last.keras").exists() or not (carry_dir / "last.npz").exists():
         return False
     shutil.copy(carry_dir / "history.csv", out / "history.csv")
-    model.load_weights(carry_dir / "best.weights.h5")
+    load_carried(model, carry_dir / "best.npz")
     model.save(out / "best.keras")
-    model.load_weights(carry_dir / "last.weights.h5")
+    load_carried(model, carry_dir / "last.npz")
     print(f"resuming from the weights carried in {carry_dir} (a fresh optimizer state)", flush=True)
     return True
 
