@@ -10,7 +10,8 @@ Traffic stays between the two namespaces: no default route, no address outside 1
 
 Every Ray process (and the driver, run through `driver_command`) imports gendersort from this tree, and
 the `counting/` hook beside this file: the photos each actor call was given are appended to a file per
-process under `counts/`, so that the work done (and done again) is measured, not guessed.
+process under `counts/`, so that the work done (and done again) is measured, not guessed; while
+`crash_every_batch` is on, every actor call kills its own process (a crash loop).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOOK = Path(__file__).resolve().parent / "counting"
 MARK = "GENDERSORT_FAULT_NODE"
 COUNTS = "GENDERSORT_FAULT_COUNTS"
+CRASH = "GENDERSORT_FAULT_CRASH"
 SUBNET = "10.213.7"
 PORT = 6379
 JOIN_TIMEOUT_S = 90
@@ -83,6 +85,7 @@ class TwoNodes:
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.counts = self.scratch / "counts"
         self.counts.mkdir()
+        self.crash_flag = self.scratch / "crash-every-batch"
         self.token = uuid.uuid4().hex
 
     def namespace(self, node: str) -> str:
@@ -98,7 +101,8 @@ class TwoNodes:
         a multi-node cluster (the tests' RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 would refuse one), its traffic
         inside the namespaces."""
         path = os.pathsep.join([str(HOOK), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        return os.environ | {MARK: self.mark(node), COUNTS: str(self.counts), "PYTHONPATH": path,
+        return os.environ | {MARK: self.mark(node), COUNTS: str(self.counts), CRASH: str(self.crash_flag),
+                             "PYTHONPATH": path,
                              "RAY_USAGE_STATS_ENABLED": "0", "TMPDIR": str(self.scratch),
                              "HOME": str(self.scratch), "RAY_AUTH_MODE": "token",
                              "RAY_AUTH_TOKEN": self.token, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
@@ -181,9 +185,12 @@ class TwoNodes:
                     continue
         return actors
 
-    def busy_actor_pids(self) -> set[int]:
-        """The actors that have begun a batch (the counting hook has a file of theirs)."""
-        return {pid for pid in self.actor_pids() if (self.counts / str(pid)).exists()}
+    def crash_every_batch(self, on: bool) -> None:
+        """From now on every actor call SIGKILLs its own process (on), or none does (off)."""
+        if on:
+            self.crash_flag.touch()
+        else:
+            self.crash_flag.unlink(missing_ok=True)
 
     def clear_counts(self) -> None:
         for path in self.counts.iterdir():

@@ -16,11 +16,12 @@ finished run has an error row, and exits 2), and one of these faults:
 - driver: at the same point, the driver is SIGKILLed;
 - photos: as soon as the driver has listed the photos, the last three are deleted and the three before them
   truncated to a third;
-- crashloop: from the same point as "actor", every actor that has begun a batch is SIGKILLed, and again
-  each time one is back and has begun one, until the driver ends, as batches that each hold a photo that
-  crashes its actor would. Ray tries them again forever; the run's no-progress limit (NO_PROGRESS_S here,
-  through RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, instead of the engine's 10 minutes) must stop it with
-  gendersort's one-line error (exit 1), and the `--resume`, without the fault, finish it.
+- crashloop: from the same point as "actor", every actor call SIGKILLs its own process as it begins
+  (the cluster's counting hook does it while the fault is on), as batches that each hold a photo that
+  crashes its actor would, until the driver ends. Ray tries them again forever; the run's no-progress
+  limit (NO_PROGRESS_S here, through RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, instead of the engine's 10
+  minutes) must stop it with gendersort's one-line error (exit 1), and the `--resume`, without the fault,
+  finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
 (killed, or exit 1) is followed by one `--resume` (after a lost node, with the default plan for the node
@@ -33,7 +34,6 @@ classified are counted by the cluster's counting hook; photos redone are those b
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import statistics
@@ -49,7 +49,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from benchmarks.inputs import listed, make_inputs
-from benchmarks.netns_cluster import TwoNodes, kill_all, why_not
+from benchmarks.netns_cluster import TwoNodes, why_not
 
 FAULTS = ("none", "node", "actor", "driver", "photos", "crashloop")
 CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first part file
@@ -118,18 +118,15 @@ def rows_written(dest: Path) -> int:
     return total
 
 
-def fault_now(fault: str, cluster: TwoNodes, dest: Path, stderr: Path, count: int, killed: set[int]) -> bool:
-    """Whether the fault's moment has come (for a crash loop's later rounds: an actor is back)."""
+def fault_now(fault: str, dest: Path, stderr: Path, count: int) -> bool:
+    """Whether the fault's moment has come."""
     if fault == "photos":
         return "to classify on Ray" in stderr.read_text(errors="replace")
-    if killed:
-        return bool(cluster.busy_actor_pids() - killed)
     return rows_written(dest) >= count // 4
 
 
-def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list[Path], killed: set[int]
-           ) -> set[str]:
-    """The fault (the processes it killed added to `killed`); the photos it broke."""
+def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list[Path]) -> set[str]:
+    """The fault; the photos it broke."""
     if fault == "node":
         if not any(pid in cluster.actor_pids() for pid in cluster.node_pids("worker")):
             raise RuntimeError("no actor on the worker node when it was to be lost")
@@ -140,9 +137,7 @@ def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list
             raise RuntimeError("no actor process to kill")
         os.kill(actors[0], signal.SIGKILL)
     elif fault == "crashloop":
-        actors = cluster.busy_actor_pids() - killed
-        kill_all(list(actors))
-        killed.update(actors)
+        cluster.crash_every_batch(True)
     elif fault == "driver":
         driver.send_signal(signal.SIGKILL)
     elif fault == "photos":
@@ -155,8 +150,7 @@ def run_driver(cluster: TwoNodes, command: list[str], stderr: Path, outcome: Out
     """One driver run, with the fault injected at its moment; its exit code and seconds go to `outcome`.
     The photos the fault broke."""
     broken: set[str] = set()
-    killed: set[int] = set()
-    shots = 0 if fault == "none" else math.inf if fault == "crashloop" else 1
+    shot = fault != "none"
     env = cluster.env("driver")
     if fault == "crashloop":
         env["RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S"] = str(NO_PROGRESS_S)
@@ -165,15 +159,16 @@ def run_driver(cluster: TwoNodes, command: list[str], stderr: Path, outcome: Out
         driver = subprocess.Popen(cluster.driver_command(command), env=env, stdout=subprocess.DEVNULL,
                                   stderr=log)
         while driver.poll() is None and time.monotonic() - started < bound_s:
-            if shots and fault_now(fault, cluster, dest, stderr, outcome.photos, killed):
-                outcome.fault_at_s = outcome.fault_at_s or time.monotonic() - started
-                broken |= inject(fault, cluster, driver, photos, killed)
-                shots -= 1
+            if shot and fault_now(fault, dest, stderr, outcome.photos):
+                outcome.fault_at_s = time.monotonic() - started
+                broken |= inject(fault, cluster, driver, photos)
+                shot = False
             time.sleep(POLL_S)
         if driver.poll() is None:
             outcome.hung = True
             driver.kill()
         code = driver.wait()
+    cluster.crash_every_batch(False)
     outcome.seconds.append(time.monotonic() - started)
     outcome.exit_codes.append(code)
     outcome.stderr += stderr.read_text(errors="replace")

@@ -2,6 +2,10 @@
 
     python -m export.evaluate celeba fairface utkface allagefaces scut --out build/eval  # the val parts
     python -m export.evaluate celeba --shrink 4 --name celeba-quarter  # small, blurry faces
+    python -m export.evaluate fairface --degrade thumbnail --name fairface-thumbnail  # export/degrade.py's
+
+`--degrade` changes each whole photo as export/degrade.py's kinds do (a thumbnail's face made about 30 px
+wide from the face export/detections.py found in it, so build/detections must hold the set's val part).
 
 Every image counts: an image without a detected face counts as wrong. For each set writes {out}/{name}.json
 with the metrics (women's and men's accuracy, and, where the set's labels.csv has them, per race group of
@@ -25,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from export.common import LABELLED_SETS, labelled_images, set_root
+from export.degrade import KINDS, face_thumbnail_factor, greyscale, sepia, thumbnail
 from gendersort.labels import LABELS
 from gendersort.models.classifier import CLASSIFIER_PATH
 from gendersort.photos.imaging import load_upright
@@ -40,21 +45,36 @@ MALE = LABELS.index("male")
 
 _analyzer: FaceAnalyzer | None = None
 _shrink = 1.0
+_degrade = ""
 
 
-def _init_worker(classifier_path: Path, shrink: float) -> None:
-    global _analyzer, _shrink
+def _init_worker(classifier_path: Path, shrink: float, degrade: str) -> None:
+    global _analyzer, _shrink, _degrade
     _analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=classifier_path)
     _shrink = shrink
+    _degrade = degrade
 
 
-def p_male_of_largest_face(path: str) -> float:
+def degraded(image: Image.Image, eye_distance_px: float) -> Image.Image:
+    """The photo as `_degrade` changes it (a face without a detection: the photo's shorter side taken
+    for the face's width)."""
+    if _degrade == "thumbnail":
+        if not np.isfinite(eye_distance_px):
+            eye_distance_px = min(image.size) / 1.9
+        return thumbnail(image, face_thumbnail_factor(eye_distance_px))
+    return {"greyscale": greyscale, "sepia": sepia}[_degrade](image)
+
+
+def p_male_of_largest_face(path_and_eyes: tuple[str, float]) -> float:
     """The largest face's probability of 'male', or NaN when no face is found."""
     assert _analyzer is not None
+    path, eye_distance_px = path_and_eyes
     image = load_upright(path)
     if _shrink > 1:
         image = image.resize((round(image.width / _shrink), round(image.height / _shrink)),
                              Image.Resampling.BILINEAR)
+    if _degrade:
+        image = degraded(image, eye_distance_px / _shrink)
     results = _analyzer.analyze(image, main_only=True)
     return results[0].p_male if results else float("nan")
 
@@ -139,22 +159,37 @@ def plot_confusion(matrix: list[list[int]], title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def eye_distances(name: str, paths: list[str], detections: Path) -> list[float]:
+    """Each photo's eye distance in pixels as export/detections.py found it (NaN: no face)."""
+    found = np.load(detections / f"{name}-val.npz")
+    keypoints = dict(zip(found["paths"].tolist(), found["keypoints"], strict=True))
+    missing = [path for path in paths if path not in keypoints]
+    if missing:
+        raise SystemExit(f"{len(missing)} photos of {name} have no detection in {detections}, "
+                         f"e.g. {missing[0]}: run python -m export.detections {name} --splits val")
+    return [float(np.linalg.norm(keypoints[path][1] - keypoints[path][0])) for path in paths]
+
+
 def evaluate_set(name: str, args: argparse.Namespace) -> dict:
     items = labelled_items(name)
     if args.limit:
         items = items[:: max(1, len(items) // args.limit)][: args.limit]
+    paths = [item["path"] for item in items]
+    eyes = (eye_distances(name, paths, args.detections) if args.degrade == "thumbnail"
+            else [float("nan")] * len(paths))
     start = time.perf_counter()
-    setup = (args.model, args.shrink)
+    setup = (args.model, args.shrink, args.degrade)
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=setup) as pool:
-        p_male = np.array(list(pool.map(p_male_of_largest_face, [i["path"] for i in items], chunksize=64)))
+        p_male = np.array(list(pool.map(p_male_of_largest_face, zip(paths, eyes, strict=True), chunksize=64)))
     elapsed = time.perf_counter() - start
     report = {"set": name, "split": "val", "model": str(args.model), "shrink": args.shrink,
-              "images": len(items), "images_per_s": len(items) / elapsed, "all": score(items, p_male),
+              "degrade": args.degrade or None, "images": len(items), "images_per_s": len(items) / elapsed,
+              "all": score(items, p_male),
               **grouped(items, p_male)}
-    stem = f"{args.name or name}"
+    stem = args.name or (f"{name}-{args.degrade}" if args.degrade else name)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
-    np.savez(args.out / f"{stem}.npz", paths=np.array([i["path"] for i in items]),
+    np.savez(args.out / f"{stem}.npz", paths=np.array(paths),
              is_male=np.array([i["is_male"] for i in items]), p_male=p_male)
     plot_confusion(report["all"]["confusion_matrix"], f"{name} val (every image)",
                    args.out / f"{stem}-confusion.png")
@@ -174,6 +209,10 @@ def main() -> None:
     parser.add_argument("--name", help="file name stem of the outputs (one set only; default: the set's)")
     parser.add_argument("--shrink", type=float, default=1.0,
                         help="shrink every image this many times first (faces smaller than the crops')")
+    parser.add_argument("--degrade", choices=KINDS, default="",
+                        help="change every photo so first (export/degrade.py); names the outputs NAME-KIND")
+    parser.add_argument("--detections", type=Path, default=Path("build/detections"),
+                        help="export/detections.py's output: the faces' sizes for --degrade thumbnail")
     args = parser.parse_args()
     if args.name and len(args.sets) != 1:
         raise SystemExit("--name needs exactly one set")
