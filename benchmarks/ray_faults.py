@@ -16,12 +16,12 @@ finished run has an error row, and exits 2), and one of these faults:
 - driver: at the same point, the driver is SIGKILLed;
 - photos: as soon as the driver has listed the photos, the last three are deleted and the three before them
   truncated to a third;
-- crashloop: from the same point as "actor", every actor call SIGKILLs its own process as it begins
-  (the cluster's counting hook does it while the fault is on), as batches that each hold a photo that
-  crashes its actor would, until the driver ends. Ray tries them again forever; the run's no-progress
-  limit (NO_PROGRESS_S here, through RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S, instead of the engine's 10
-  minutes) must stop it with gendersort's one-line error (exit 1), and the `--resume`, without the fault,
-  finish it.
+- crashloop: from the same point as "actor", every actor process is SIGKILLed and every actor call
+  SIGKILLs its own process as it begins (the cluster's counting hook does it while the fault is on), as
+  batches that each hold a photo that crashes its actor would, until the driver ends. Ray tries them again
+  forever; the run's no-progress limit (NO_PROGRESS_S here, through RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S,
+  instead of the engine's 10 minutes) must stop it with gendersort's one-line error (exit 1), and the
+  `--resume`, without the fault, finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
 (killed, or exit 1) is followed by one `--resume` (after a lost node, with the default plan for the node
@@ -49,12 +49,12 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from benchmarks.inputs import listed, make_inputs
-from benchmarks.netns_cluster import TwoNodes, why_not
+from benchmarks.netns_cluster import TwoNodes, kill_all, why_not
 
 FAULTS = ("none", "node", "actor", "driver", "photos", "crashloop")
 CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first part file
 BROKEN = 3  # photos deleted, and as many truncated, by the "photos" fault
-NO_PROGRESS_S = 45  # the crash loop's driver stops after this long without progress (the engine's: 600 s)
+NO_PROGRESS_S = 90  # the crash loop's driver stops after this long without progress (the engine's: 600 s)
 ACTORS = ("--actors", "2", "--actor-cpus", "1")
 EXIT_FILE_ERRORS = 2
 POLL_S = 0.1
@@ -137,7 +137,8 @@ def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list
             raise RuntimeError("no actor process to kill")
         os.kill(actors[0], signal.SIGKILL)
     elif fault == "crashloop":
-        cluster.crash_every_batch(True)
+        cluster.crash_every_batch(True)  # every call begun from now on; those begun before:
+        kill_all(cluster.actor_pids())
     elif fault == "driver":
         driver.send_signal(signal.SIGKILL)
     elif fault == "photos":
