@@ -134,24 +134,24 @@ def sort(
 
 
 def closing(job: SortJob, counts: Counter[str], run: RunSummary, quiet: bool) -> NoReturn:
-    """The closing lines: the files passed over, this run's files by folder, the threshold, and every
-    folder's files with their expected accuracy; then the exit."""
+    """The closing lines: the files passed over, every folder's files with their expected accuracy, the
+    threshold, and, last, this run's files by folder; then the exit."""
     for path in job.passed_over:
         note(f"passed over (not an image): {path}", quiet)
     run.passed_over, run.done_before, run.threshold = len(job.passed_over), job.already_sorted, job.threshold
     if not counts and not job.already_sorted:
         no_photo(str(job.source), len(job.passed_over), quiet)
-    folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-    passed = passed_over_note(len(job.passed_over))
-    note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
-         f"{job.already_sorted} sorted before (in {job.manifest}){f'; {passed}' if passed else ''}", quiet)
-    if job.threshold:
-        note(job.threshold.sentence(), quiet)
     if not job.dry_run:
         run.rows = job.folders()
         heading = f"files in {job.destination} by folder ({job.accuracy_path.name})"
         for line in expected_lines(run.rows, heading):
             note(line, quiet)
+    if job.threshold:
+        note(job.threshold.sentence(), quiet)
+    folders = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    passed = passed_over_note(len(job.passed_over))
+    note(f"{counted(sum(counts.values()), 'file')}: {folders or 'nothing to do'}; "
+         f"{job.already_sorted} sorted before (in {job.manifest}){f'; {passed}' if passed else ''}", quiet)
     raise typer.Exit(EXIT_FILE_ERRORS if counts[LEFT] else EXIT_OK)
 
 
