@@ -102,6 +102,25 @@ def save_group_photo(path: Path) -> Path:
     return path
 
 
+def save_varied_faces(folder: Path) -> list[Path]:
+    """36 real faces of three people (the shipped fixtures), blurred from 0 to 6 px and in colour or grey,
+    so that the classifier's confidence spreads from about 0.5 to 0.98 (what a threshold has to choose
+    among), and two photos of a cat (no face); sorted by name."""
+    from PIL import ImageFilter, ImageOps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
+        face = Image.open(FIXTURES / name).convert("RGB")
+        for blur in (0, 1, 2, 3, 4, 6):
+            blurred = face.filter(ImageFilter.GaussianBlur(blur)) if blur else face
+            blurred.save(folder / f"{Path(name).stem}_blur{blur}.jpg", quality=90)
+            ImageOps.grayscale(blurred).save(folder / f"{Path(name).stem}_blur{blur}_grey.jpg", quality=90)
+    cat = Image.open(FIXTURES / "chelsea.png").convert("RGB")
+    cat.save(folder / "cat.jpg", quality=90)
+    cat.resize((200, 130)).save(folder / "cat_small.jpg", quality=90)
+    return sorted(folder.iterdir())
+
+
 def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> None:
     """Start a gendersort run and SIGKILL it once `watched` holds `lines` lines: a crash at a real moment."""
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -45,13 +45,14 @@ def check_target_options(target: float | None, min_confidence_given: bool) -> No
 
 
 def check_monitoring(summary: Path | None, metrics: Path | None, *, overwrite: bool,
-                     resume: bool | None = None) -> None:
-    """Before the models load: the files are refused as --out is (existing, without --overwrite or
-    --resume; in a folder that does not exist), and --metrics must be a *.prom file."""
+                     resume: bool = False) -> None:
+    """Before the models load: an existing file is refused unless --overwrite or --resume (a run that goes
+    on replaces its summary) says to replace it, and so is one in a folder that does not exist; --metrics
+    must be a *.prom file."""
     check_metrics_name(metrics)
     for path in (summary, metrics):
         if path is not None:
-            check_output(str(path), overwrite=overwrite, resume=resume)
+            check_output(str(path), overwrite=overwrite or resume)
     if summary is not None and metrics is not None and summary.resolve() == metrics.resolve():
         raise BadOptionError("--summary and --metrics name the same file")
 

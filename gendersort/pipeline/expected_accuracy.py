@@ -55,7 +55,7 @@ class LabelEstimate:
         """'female 412, expected 97.8% right: about 9 wrong'; 'unknown 12'."""
         if self.share is None or self.wrong is None:
             return f"{self.label} {self.rows}"
-        about = f"{self.wrong:.0f}" if self.wrong >= 10 else f"{self.wrong:.1f}"
+        about = f"{self.wrong:.0f}" if self.wrong >= 1 else f"{self.wrong:.1f}"
         return f"{self.label} {self.rows}, expected {self.share:.1%} right: about {about} wrong"
 
     def record(self) -> dict[str, object]:
