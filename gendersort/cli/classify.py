@@ -185,11 +185,11 @@ def classify(
             run.rows, run.threshold = target.expected, target.threshold
         if not run.tally.files and not kept:
             no_photo(where, len(passed_over), quiet)
-        note("; ".join(filter(None, (run.tally.summary(), passed_over_note(len(passed_over))))), quiet)
         heading = f"rows{'' if out == STDOUT else f' in {out}'} by label"
         chosen_threshold = [run.threshold.sentence()] if run.threshold else []
         for line in [*chosen_threshold, *expected_lines(run.rows, heading)]:
             note(line, quiet)
+        note("; ".join(filter(None, (run.tally.summary(), passed_over_note(len(passed_over))))), quiet)
         if out != STDOUT:
             note(f"wrote {out}", quiet)
         raise typer.Exit(EXIT_FILE_ERRORS if run.tally.errors else EXIT_OK)

@@ -34,8 +34,8 @@ SummaryOption = Annotated[Path | None, typer.Option(
     "--summary", metavar="FILE", show_default=False,
     help="Also write the run's figures as JSON (counts, expected accuracy, errors, exit code...).")]
 MetricsOption = Annotated[Path | None, typer.Option(
-    "--metrics", metavar="FILE.prom", show_default=False,
-    help="Also write them for node_exporter's textfile collector (Prometheus text format).")]
+    "--metrics", metavar="FILE", show_default=False,
+    help="Also write them to FILE.prom for node_exporter's textfile collector (Prometheus text format).")]
 
 
 def check_target_options(target: float | None, min_confidence_given: bool) -> None:
