@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ from gendersort.pipeline.expected_accuracy import (
 from gendersort.review.evaluation.calibration import expected_vs_true, target_check
 from gendersort.review.evaluation.scoring import Scored
 from gendersort.wording import confidence_of
-from tests.conftest import FIXTURES, kill_midway, save_varied_faces
+from tests.conftest import FIXTURES, interrupt_midway, kill_midway
 
 # One photo at a time through the classifier: every run, killed or not, gives each photo the same p_male.
 ONE_AT_A_TIME = ["--batch-size", "1", "--workers", "1", "--device", "cpu"]
@@ -38,13 +36,6 @@ SAMPLE = re.compile(r'^gendersort_[a-z_]+\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\} -?[0
 
 def gendersort(*arguments: object):
     return CliRunner().invoke(app, [str(argument) for argument in arguments])
-
-
-@pytest.fixture(scope="module")
-def varied(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("varied") / "photos"
-    save_varied_faces(folder)
-    return folder
 
 
 def test_expected_accuracy_per_label_is_the_mean_confidence():
@@ -222,13 +213,8 @@ def test_an_interrupted_run_writes_its_summary(varied, tmp_path):
     out, summary = tmp_path / "r.csv", tmp_path / "run.json"
     command = [sys.executable, "-m", "gendersort", "classify", str(varied), "--out", str(out), "--summary",
                str(summary), *ONE_AT_A_TIME]
-    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 4):
-        time.sleep(0.01)
-    run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 130, stderr
+    returncode, stderr = interrupt_midway(command, out, lines=4)
+    assert returncode == 130, stderr
     document = json.loads(summary.read_text())
     assert document["exit_code"] == 130
     assert 3 <= document["files"] < 38 and document["rows"]["unknown"]["rows"] <= document["files"]

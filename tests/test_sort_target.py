@@ -19,20 +19,13 @@ from gendersort.outputs.writers import read_rows, rewrite
 from gendersort.pipeline.expected_accuracy import choose_threshold
 from gendersort.sorting.job import MANIFEST_NAME, SortJob, read_manifest
 from gendersort.wording import confidence_of
-from tests.conftest import kill_midway, save_varied_faces
+from tests.conftest import kill_midway
 
 ONE_AT_A_TIME = ["--batch-size", "1", "--workers", "1", "--device", "cpu"]
 
 
 def gendersort(*arguments: object):
     return CliRunner().invoke(app, [str(argument) for argument in arguments])
-
-
-@pytest.fixture(scope="module")
-def varied(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("varied") / "photos"
-    save_varied_faces(folder)
-    return folder
 
 
 def copy_of(folder: Path, to: Path) -> Path:
