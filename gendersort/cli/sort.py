@@ -117,9 +117,10 @@ def sort(
     counts: Counter[str] = Counter()
     with monitored(run, summary, metrics), interruptible(
             f"nothing is lost; the same command again{again} finishes the sort"):
-        for result in progress(job.classify_first(), quiet, count=job.unsorted):
-            if result.status == ERROR:
-                note(f"{result.path}: {result.error}", quiet)
+        if job.classifies_first:  # --target-accuracy without --results: every photo classified first
+            for result in progress(job.classify_first(), quiet, count=job.unsorted):
+                if result.status == ERROR:
+                    note(f"{result.path}: {result.error}", quiet)
         for placement in progress(job.run(), quiet, count=job.unsorted):
             counts[placement.label if placement.destination else LEFT] += 1
             run.tally.count(placement.status, 0)
