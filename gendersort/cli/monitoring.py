@@ -28,8 +28,9 @@ def target_in_range(value: float | None) -> float | None:
 
 TargetAccuracyOption = Annotated[float | None, typer.Option(
     "--target-accuracy", metavar="A", callback=target_in_range, show_default=False, help=(
-        "Label male/female only the rows above the lowest confidence threshold whose expected accuracy "
-        "(their mean confidence) is at least A, e.g. 0.99; the rest unknown. Chosen over the whole run."))]
+        "Label male/female only the rows at or above the lowest confidence threshold at which they are "
+        "expected (their mean confidence) to be at least A right, e.g. 0.99; the rest unknown. Chosen over "
+        "the whole run."))]
 SummaryOption = Annotated[Path | None, typer.Option(
     "--summary", metavar="FILE", show_default=False,
     help="Also write the run's figures as JSON (counts, expected accuracy, errors, exit code...).")]

@@ -89,6 +89,7 @@ def sort(
     Unreadable files, and files that are not images, stay where they are and are listed. Rerunning
     finishes an interrupted sort.
 
+    \b
     Example: gendersort sort ./photos ./sorted --move
     From an earlier run: gendersort sort ./photos ./sorted --results results.csv --target-accuracy 0.99
     """
