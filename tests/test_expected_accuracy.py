@@ -63,7 +63,9 @@ def test_the_threshold_is_the_lowest_whose_kept_rows_reach_the_target():
     none = choose_threshold(confidences, 0.995)
     assert (none.value, none.kept, none.answered) == (None, 0, 6)
     assert none.label(0.999) == "unknown"
-    assert choose_threshold([], 0.9).answered == 0
+    assert none.sentence() == ("target accuracy 99.5%: no set of rows reaches it; all 6 rows with a face "
+                               "labelled unknown")
+    assert choose_threshold([], 0.9).sentence() == "target accuracy 90.0%: no row with a face to keep"
 
 
 def test_a_threshold_keeps_every_row_of_its_confidence_or_none():

@@ -113,8 +113,10 @@ class Threshold:
         """'target accuracy 99.0%: threshold 0.9123, kept 480 of 541 rows with a face (88.7%), expected 99.0%
         right'."""
         head = f"target accuracy {self.target:.1%}: "
+        if not self.answered:
+            return f"{head}no row with a face to keep"
         if self.value is None or self.expected is None:
-            return f"{head}no rows reach it; all {self.answered} rows with a face labelled unknown"
+            return f"{head}no set of rows reaches it; all {self.answered} rows with a face labelled unknown"
         share = self.kept / self.answered
         return (f"{head}threshold {self.value:.4f}, kept {self.kept} of {self.answered} rows with a face "
                 f"({share:.1%}), expected {self.expected:.1%} right")
