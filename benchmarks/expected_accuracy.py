@@ -28,7 +28,8 @@ VARIANTS = ("", "greyscale", "sepia", "thumbnail")
 TARGET = 0.99
 GAP_TARGET, KEPT_TARGET = 1.5, 0.985  # points; true accuracy of the kept rows
 COLUMNS = ("part", "variant", "photos", "female: rows, expected, true", "male: rows, expected, true",
-           "largest gap (points)", f"--target-accuracy {TARGET}: threshold, kept, true accuracy")
+           "largest gap (points)", "both: expected, true",
+           f"--target-accuracy {TARGET}: threshold, kept, true")
 
 
 def scored_part(path: Path) -> Scored:
@@ -36,8 +37,8 @@ def scored_part(path: Path) -> Scored:
     return Scored.of(saved["is_male"], saved["p_male"])
 
 
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+def percent(value: float | None, places: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{places}f}%"
 
 
 def table_row(part: str, variant: str, scored: Scored) -> tuple[list[str], bool]:
@@ -45,16 +46,17 @@ def table_row(part: str, variant: str, scored: Scored) -> tuple[list[str], bool]
     checks = {check.estimate.label: check for check in expected_vs_true(scored)}
     per_label = [f"{checks[label].estimate.rows}, {percent(checks[label].estimate.share)}, "
                  f"{percent(checks[label].true)}" for label in ("female", "male")]
+    both = f"{percent(checks['answered'].estimate.share)}, {percent(checks['answered'].true)}"
     gaps = [abs(checks[label].gap) for label in ("female", "male") if checks[label].gap is not None]
     largest = max(gaps, default=0.0)
     kept = target_check(scored, TARGET)
     threshold = kept.threshold
     share = threshold.kept / kept.photos if kept.photos else 0.0
     chosen = ("none reaches it" if threshold.value is None else
-              f"{threshold.value:.4f}, {percent(share)} ({threshold.kept}), {percent(kept.true)}")
+              f"{threshold.value:.4f}, {percent(share)} ({threshold.kept}), {percent(kept.true, 2)}")
     close, right = largest <= GAP_TARGET, kept.true is not None and kept.true >= KEPT_TARGET
     cells = [part, variant or "plain", str(kept.photos), *per_label,
-             f"{largest:.2f}{'' if close else ' (missed)'}", f"{chosen}{'' if right else ' (missed)'}"]
+             f"{largest:.2f}{'' if close else ' (missed)'}", both, f"{chosen}{'' if right else ' (missed)'}"]
     return cells, close and right
 
 
