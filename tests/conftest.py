@@ -102,16 +102,57 @@ def save_group_photo(path: Path) -> Path:
     return path
 
 
+def save_varied_faces(folder: Path) -> list[Path]:
+    """36 real faces of three people (the shipped fixtures), blurred from 0 to 6 px and in colour or grey,
+    so that the classifier's confidence spreads from about 0.5 to 0.98 (what a threshold has to choose
+    among), and two photos of a cat (no face); sorted by name."""
+    from PIL import ImageFilter, ImageOps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
+        face = Image.open(FIXTURES / name).convert("RGB")
+        for blur in (0, 1, 2, 3, 4, 6):
+            blurred = face.filter(ImageFilter.GaussianBlur(blur)) if blur else face
+            blurred.save(folder / f"{Path(name).stem}_blur{blur}.jpg", quality=90)
+            ImageOps.grayscale(blurred).save(folder / f"{Path(name).stem}_blur{blur}_grey.jpg", quality=90)
+    cat = Image.open(FIXTURES / "chelsea.png").convert("RGB")
+    cat.save(folder / "cat.jpg", quality=90)
+    cat.resize((200, 130)).save(folder / "cat_small.jpg", quality=90)
+    return sorted(folder.iterdir())
+
+
 def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> None:
     """Start a gendersort run and SIGKILL it once `watched` holds `lines` lines: a crash at a real moment."""
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (not watched.exists() or watched.read_bytes().count(b"\n") < lines):
-        time.sleep(0.002)
+    wait_for_lines(watched, lines, timeout)
     assert run.poll() is None, f"the run ended before it could be killed: {run.stderr.read()!r}"
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert run.returncode == -signal.SIGKILL
+
+
+def interrupt_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> tuple[int, str]:
+    """Start a gendersort run and send it Ctrl-C's SIGINT once `watched` holds `lines` lines; its exit code
+    and stderr."""
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    wait_for_lines(watched, lines, timeout)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    return run.returncode, stderr
+
+
+def wait_for_lines(watched: Path, lines: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (not watched.exists() or watched.read_bytes().count(b"\n") < lines):
+        time.sleep(0.002)
+
+
+@pytest.fixture(scope="session")
+def varied(tmp_path_factory) -> Path:
+    """save_varied_faces' photos, made once for the session (tests copy them before changing any)."""
+    folder = tmp_path_factory.mktemp("varied") / "photos"
+    save_varied_faces(folder)
+    return folder
 
 
 def obeying_file_permissions() -> list[str]:

@@ -9,10 +9,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from typer.testing import CliRunner
 
 from gendersort import __version__
 from gendersort.cli import app
-from tests.conftest import FIXTURES, cuda_works
+from tests.conftest import FIXTURES, cuda_works, interrupt_midway
 
 NO_PHOTO = 3  # the README's exit-code table
 
@@ -117,13 +115,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     out = tmp_path / "results.csv"
     command = [sys.executable, "-m", "gendersort", "classify", str(photos), "--out", str(out), "--device",
                "cpu", "--batch-size", "1", "--workers", "1"]
-    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
-        time.sleep(0.01)
-    run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 130, stderr
+    returncode, stderr = interrupt_midway(command, out, lines=3)
+    assert returncode == 130, stderr
     assert stderr.splitlines()[-1] == (f"gendersort: interrupted; {out} holds the rows so far: the same "
                                        "command with --resume finishes it")
     finished = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)

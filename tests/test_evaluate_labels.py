@@ -91,6 +91,27 @@ def test_every_labelled_photo_is_scored_as_classify_labels_it(by_the_models, cla
     assert "* too small to rank: fewer than 30 photos" in printed
 
 
+def test_the_expected_accuracy_is_printed_and_written_beside_the_true_one(by_the_models, classified):
+    """#25: per predicted label, the model's own estimate (the mean confidence) and the truth."""
+    document, printed = by_the_models
+    with open(classified["csv"], encoding="utf-8") as stream:
+        rows = {Path(row["path"]).name: row for row in csv.DictReader(stream)}
+    truth = dict(zip(PHOTOS, ("female", "male", "male", "female"), strict=True))
+    checks = {check["label"]: check for check in document["expected_vs_true"]}
+    for label in ("female", "male"):
+        mine = [name for name in PHOTOS if rows[name]["label"] == label]
+        confidence = sum(float(rows[name]["confidence"]) for name in mine) / len(mine)
+        assert checks[label]["rows"] == len(mine)
+        assert checks[label]["expected_accuracy"] == pytest.approx(confidence, abs=1e-4)
+        assert checks[label]["true_accuracy"] == sum(truth[name] == label for name in mine) / len(mine)
+        assert checks[label]["gap_points"] == pytest.approx(
+            (checks[label]["expected_accuracy"] - checks[label]["true_accuracy"]) * 100, abs=1e-3)
+        wrong = round(len(mine) * (1 - checks[label]["true_accuracy"]))
+        assert re.search(rf"^  {label} {len(mine)}, expected {confidence:.1%} right: about [0-9.]+ wrong; "
+                         rf"true {checks[label]['true_accuracy']:.1%}: {wrong} wrong$", printed, re.MULTILINE)
+    assert checks["answered"]["rows"] == 3, "the cat has no face: no answer to expect anything of"
+
+
 @pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
 def test_an_earlier_run_gives_the_same_figures_without_a_model(by_the_models, classified, tmp_path, suffix):
     if suffix == "parquet":
@@ -101,7 +122,7 @@ def test_an_earlier_run_gives_the_same_figures_without_a_model(by_the_models, cl
     assert not models_loaded(result.stderr)
     document = json.loads(out.read_text(encoding="utf-8"))
     expected = by_the_models[0]
-    for key in ("overall", "groups", "worst", "model_versions", "unreadable"):
+    for key in ("overall", "groups", "worst", "model_versions", "unreadable", "expected_vs_true"):
         assert document[key] == expected[key], key
     assert document["unscored"]["results_without_label"] == [str(FIXTURES / "coffee.png")]
     assert "photos in the results without a label (not scored): 1, e.g. " in result.stdout

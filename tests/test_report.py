@@ -338,3 +338,38 @@ def test_groups_plot_and_filter_show_one_groups_photos(page, records, tmp_path: 
     assert page.locator("select.group-filter[data-column=kind]").input_value() == "other"
     page.select_option("select.group-filter[data-column=kind]", "")
     wait_for_cards(page, len(records))
+
+
+def polyline(page, kind: str) -> list[tuple[float, float]]:
+    points = page.locator(f"#trade-off-plot polyline.{kind}").get_attribute("points")
+    return [tuple(float(value) for value in pair.split(",")) for pair in points.split()]
+
+
+def test_header_and_plot_say_how_right_the_rows_are_likely_to_be(page, records, tmp_path: Path) -> None:
+    """#25: each label's expected accuracy in the header; the threshold's trade-off drawn; an evaluation
+    adds the kept rows' true accuracy."""
+    from gendersort.pipeline.expected_accuracy import ExpectedAccuracy, trade_off
+    from gendersort.review.report import trade_off as plot
+
+    answered = [record for record in records if record["p_male"] != ""]
+    camera = next(record for record in answered if Path(record["path"]).name == "camera.png")
+    metrics = classification_metrics(np.array([True, False]), np.array([True, False]), np.array([0.9, 0.1]))
+    out = tmp_path / "evaluation.html"
+    write_report(records, out, evaluation=EvaluationSummary(metrics, [camera | {"truth": "female"}]))
+    open_report(page, out)
+
+    expected = ExpectedAccuracy.of((record["label"], record["p_male"] or None) for record in records)
+    assert page.text_content("#expected-accuracy") == f"Rows by label: {'; '.join(expected.sentences())}"
+    assert page.locator("#trade-off-plot").bounding_box()["width"] == plot.WIDTH
+    points = trade_off(record["confidence"] for record in answered)
+    bottom = plot.lowest_shown(points, [2 / 3])
+    last_x, last_y = polyline(page, "expected")[-1]
+    assert last_x == pytest.approx(plot.WIDTH - plot.RIGHT, abs=0.1), "the whole run kept at the right end"
+    height = plot.HEIGHT - plot.TOP - plot.BOTTOM
+    assert last_y == pytest.approx(plot.TOP + (1 - points[-1].expected) / (1 - bottom) * height, abs=0.1)
+    true_y = polyline(page, "true")[-1][1]
+    assert true_y == pytest.approx(plot.TOP + (1 - 2 / 3) / (1 - bottom) * height, abs=0.1), "one of 3 wrong"
+    titles = page.locator("#trade-off-plot .threshold title").all_text_contents()
+    kept = [point for point in points if point.threshold >= 0.9][-1]
+    assert (f"threshold 0.9: keeps {kept.kept} of {len(answered)} ({kept.kept / len(answered):.1%}), "
+            f"expected {kept.expected:.1%} right, true ") in " ".join(titles)

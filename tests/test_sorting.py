@@ -20,6 +20,8 @@ from gendersort.outputs.writers import rewrite
 from gendersort.sorting.job import MANIFEST_COLUMNS, MANIFEST_NAME, Placement, SortJob, read_manifest
 from tests.conftest import FIXTURES, kill_midway, run_obeying_file_permissions
 
+ACCURACY = "gendersort-manifest.accuracy.json"  # each folder's expected accuracy, beside the manifest (#25)
+
 
 def journal_of(manifest: Path) -> Path:
     return manifest.with_name(manifest.name + ".journal")
@@ -170,7 +172,7 @@ def test_rerun_after_losing_the_record_finds_the_files_already_placed(tmp_path):
     manifest = destination / MANIFEST_NAME
     manifest.rename(journal_of(manifest))  # placed and journaled, never recorded
     assert [p.action for p in sort(source, destination)] == ["copy (found done)"] * 2
-    assert files_under(destination) == [MANIFEST_NAME, "unknown/one.png", "unknown/two.png"]
+    assert files_under(destination) == [ACCURACY, MANIFEST_NAME, "unknown/one.png", "unknown/two.png"]
     assert len(read_manifest(manifest)) == 2
 
 
@@ -280,7 +282,7 @@ def test_an_original_that_cannot_be_deleted_is_its_files_error_and_the_run_goes_
                     "(Operation not permitted)") in result.output
             assert "Errno" not in result.output
         assert files_under(source) == ["stuck.png"]
-        assert files_under(destination) == [MANIFEST_NAME, "unknown/a.png", "unknown/z.png"]
+        assert files_under(destination) == [ACCURACY, MANIFEST_NAME, "unknown/a.png", "unknown/z.png"]
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=True)
     assert digest(stuck) == hashes["stuck.png"]
@@ -293,7 +295,7 @@ def test_destination_inside_source_is_never_scanned(tmp_path):
     sort(source, destination)
     assert sort(source, destination) == []
     sort(source, destination, manifest=tmp_path / "other.csv")  # no record: sorted again, DEST not scanned
-    assert files_under(destination) == [MANIFEST_NAME, "unknown/one (1).png", "unknown/one.png",
+    assert files_under(destination) == [ACCURACY, MANIFEST_NAME, "unknown/one (1).png", "unknown/one.png",
                                         "unknown/sub/two (1).png", "unknown/sub/two.png"]
 
 
@@ -315,7 +317,7 @@ def test_move_leaves_a_file_without_read_permission_in_place_and_lists_it(tmp_pa
             assert done.returncode == 2, done.stderr
             assert f"left in place: {source / 'secret.png'}: permission denied" in done.stderr
         assert files_under(source) == ["secret.png"]
-        assert files_under(destination) == [MANIFEST_NAME, "unknown/cat.png"]
+        assert files_under(destination) == [ACCURACY, MANIFEST_NAME, "unknown/cat.png"]
         assert digest(destination / "unknown" / "cat.png") == hashes["cat.png"]
         left = [row for row in read_manifest(destination / MANIFEST_NAME) if not row["destination"]]
         assert [(Path(row["source"]).name, row["error"]) for row in left] == [

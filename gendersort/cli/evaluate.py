@@ -17,6 +17,7 @@ from gendersort.cli.options import (
     ModelOption,
     QuietOption,
     Workers,
+    given,
     load_models,
     note,
 )
@@ -85,9 +86,3 @@ def evaluate(
     else:
         complete = evaluate_tree(directory, outputs=outputs, run=run)
     raise typer.Exit(EXIT_OK if complete else EXIT_FILE_ERRORS)
-
-
-def given(ctx: typer.Context, option: str) -> bool:
-    """Whether the command line named the option (not merely left it at its default)."""
-    source = ctx.get_parameter_source(option)
-    return source is not None and source.name != "DEFAULT"

@@ -19,6 +19,7 @@ from gendersort.outputs.writers import FORMATS
 from gendersort.photos.walk import Patterns
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import WORKERS, shared_analyzer, threads_beside
+from gendersort.pipeline.expected_accuracy import ExpectedAccuracy
 from gendersort.pipeline.results import FACE_MODE_ALIASES, FACE_MODES
 from gendersort.printable import printable
 from gendersort.wording import counted
@@ -99,12 +100,23 @@ def passed_over_note(passed_over: int) -> str:
     return f"{counted(passed_over, 'file')} passed over, not {'an image' if passed_over == 1 else 'images'}"
 
 
+def expected_lines(expected: ExpectedAccuracy | None, heading: str) -> list[str]:
+    """The heading, then a line per label: 'female 412, expected 97.8% right: about 9 wrong'."""
+    return [f"{heading}:", *(f"  {sentence}" for sentence in expected.sentences())] if expected else []
+
+
 def no_photo(where: str, passed_over: int, quiet: bool) -> NoReturn:
     """Nothing to do is said, not silent, and exits 3: an empty folder, or one of files that are not
     images, is more likely a wrong path than a finished job."""
     passed = passed_over_note(passed_over)
     note(f"no photo found in {where}{f' ({passed})' if passed else ''}; nothing done", quiet)
     raise typer.Exit(EXIT_NO_PHOTO)
+
+
+def given(ctx: typer.Context, option: str) -> bool:
+    """Whether the command line named the option (not merely left it at its default)."""
+    source = ctx.get_parameter_source(option)
+    return source is not None and source.name != "DEFAULT"
 
 
 def patterns(include: list[str] | None, exclude: list[str] | None) -> Patterns:

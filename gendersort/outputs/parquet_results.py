@@ -113,9 +113,26 @@ def kept_in(filesystem: pafs.FileSystem, part: str, keep: Callable[[list[Row]], 
     if not kept:
         filesystem.delete_file(part)
     elif len(kept) < len(rows):
-        root, name = part.rsplit("/", 1)
-        write_part(filesystem, root, arrow_rows(kept), name=name)
+        replace_part(filesystem, part, kept)
     return kept
+
+
+def replace_part(filesystem: pafs.FileSystem, part: str, rows: list[Row]) -> None:
+    """The part file replaced whole by these rows under its own name (a rename: the old or the new, never
+    half of either)."""
+    root, name = part.rsplit("/", 1)
+    write_part(filesystem, root, arrow_rows(rows), name=name)
+
+
+def rewrite_parts(path: Path, change: Callable[[list[Row]], list[Row]]) -> None:
+    """Each part file of the dataset at `path` replaced by its rows as `change` gives them back (a photo's
+    rows stay in their part); a part that `change` leaves as it was is not written again."""
+    filesystem = pafs.LocalFileSystem()
+    for part in dest_files(filesystem, os.path.abspath(path))[0]:
+        rows = python_rows(written_rows(filesystem, [part], list(COLUMNS)))
+        changed = change(rows)
+        if changed != rows:
+            replace_part(filesystem, part, changed)
 
 
 def read_parquet_rows(path: Path) -> list[Row]:

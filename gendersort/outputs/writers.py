@@ -111,7 +111,13 @@ def json_line(row: Row) -> str:
     """A JSONL row with names readable as they are (café, 写真), not as \\u escapes; only a name's bytes that
     are not UTF-8 (held as surrogates, see ENCODING) stay escaped (\\udcff), so that the line is valid UTF-8
     and reads back to the same name."""
-    return SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", json.dumps(row, ensure_ascii=False))
+    return json_text(row)
+
+
+def json_text(value: object, indent: int | None = None) -> str:
+    """JSON as json_line writes it (valid UTF-8, names readable), over lines when `indent` is given."""
+    return SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}",
+                         json.dumps(value, ensure_ascii=False, indent=indent))
 
 
 def regular_file_descriptor(stream: TextIO) -> int | None:
@@ -139,6 +145,16 @@ def read_rows(path: Path, fmt: str, columns: tuple[str, ...] = COLUMNS) -> list[
     return [dict(zip(columns, record, strict=True)) for record in records[1:] if len(record) == len(columns)]
 
 
+def read_output(out: str | Path, fmt: str | None = None) -> list[Row]:
+    """Every complete row of a results output that classify wrote: CSV, JSONL or a Parquet dataset, by
+    `fmt` or else by its name (a folder is a Parquet dataset)."""
+    path = Path(out)
+    fmt = fmt or (PARQUET if path.is_dir() else suffix_format(path))
+    if fmt == PARQUET:
+        return parquet_support().read_parquet_rows(path)
+    return read_rows(path, fmt)
+
+
 def parse_json_line(path: Path, number: int, line: str) -> Row:
     try:
         return json.loads(line)
@@ -156,11 +172,14 @@ def rewrite(path: Path, fmt: str, rows: list[Row], columns: tuple[str, ...] = CO
 @contextmanager
 def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = False,
                  keep: Callable[[list[Row]], list[Row]] = list, columns: tuple[str, ...] = COLUMNS,
-                 rows_per_file: int = ROWS_PER_FILE) -> Iterator[tuple[RowWriter, list[Row]]]:
+                 rows_per_file: int = ROWS_PER_FILE, on_finish: Callable[[Path, str], None] | None = None,
+                 ) -> Iterator[tuple[RowWriter, list[Row]]]:
     """A writer for the output and the rows kept from an earlier run (with --resume), under the lock.
 
     `keep` chooses, from the rows already in the file, those that still stand; the others are dropped
     from the file and their photos are done again. Parquet is written in parts of `rows_per_file` rows.
+    `on_finish(path, format)` runs once every row is written and the block has ended without an error or
+    an interruption, still under the lock (--target-accuracy's relabelling, target_accuracy.py).
     """
     check_output(out, overwrite=overwrite, resume=resume)
     if out == STDOUT:
@@ -178,18 +197,20 @@ def open_results(out: str, fmt: str, *, resume: bool = False, overwrite: bool = 
             with parquet_support().open_parquet_results(path, resume=resume, overwrite=overwrite, keep=keep,
                                                         rows_per_file=rows_per_file) as opened:
                 yield opened
-            return
-        resuming = resume and path.exists()
-        kept = keep(read_rows(path, fmt, columns)) if resuming else []
-        if resuming:
-            rewrite(path, fmt, kept, columns)
-        mode = "a" if resuming else "w"
-        with open(path, mode, newline="", **ENCODING) as stream:
-            writer = RowWriter(stream, fmt, write_header=mode == "w", columns=columns)
-            try:
-                yield writer, kept
-            finally:
-                writer.flush(sync=True)
+        else:
+            resuming = resume and path.exists()
+            kept = keep(read_rows(path, fmt, columns)) if resuming else []
+            if resuming:
+                rewrite(path, fmt, kept, columns)
+            mode = "a" if resuming else "w"
+            with open(path, mode, newline="", **ENCODING) as stream:
+                writer = RowWriter(stream, fmt, write_header=mode == "w", columns=columns)
+                try:
+                    yield writer, kept
+                finally:
+                    writer.flush(sync=True)
+        if on_finish:
+            on_finish(path, fmt)
 
 
 def check_output(out: str, *, overwrite: bool, resume: bool | None = None) -> None:

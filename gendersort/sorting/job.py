@@ -15,6 +15,13 @@
   placement makes a file in DEST "found done": equal bytes alone (another source's file) never do.
 - Unreadable files stay where they are, listed in the manifest with their error (and tried again by
   the next run).
+- `results`: placed by an earlier run's rows, no model loaded (earlier.py). `target_accuracy` without
+  them: every photo to sort is classified first into `<manifest>.classifying.csv` (written, and resumed
+  after a kill, as `classify --resume` does), renamed `<manifest>.classified.csv` once complete and
+  placed from there, with the threshold chosen over all of it; a rerun after a kill during the placing
+  finds it complete and places by the same threshold; it is removed when the sort ends.
+- The expected accuracy of each folder, over every file the manifest lists, goes beside the manifest
+  (`<manifest>.accuracy.json`) at the end of each run.
 """
 
 from __future__ import annotations
@@ -23,16 +30,21 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from gendersort.errors import BadOptionError
 from gendersort.labels import LABELS, UNKNOWN
 from gendersort.models.registry import DEFAULT_MODEL
-from gendersort.outputs.writers import ENCODING, RowWriter, open_results, read_rows
+from gendersort.outputs.resume import finished_rows, unfinished
+from gendersort.outputs.whole_files import write_whole
+from gendersort.outputs.writers import ENCODING, RowWriter, json_text, open_results, read_rows
 from gendersort.photos.walk import EVERY_FILE, FoundFile, MissingPathError, Patterns, find_images
 from gendersort.pipeline.analysis import FaceAnalyzer
 from gendersort.pipeline.api import BATCH_SIZE, WORKERS, classify_files, shared_analyzer, threads_beside
-from gendersort.pipeline.results import ERROR, ImageResult
+from gendersort.pipeline.expected_accuracy import ExpectedAccuracy, Threshold, check_target, choose_threshold
+from gendersort.pipeline.results import ERROR, ImageResult, label_for
+from gendersort.sorting.earlier import EarlierRun, Verdict, as_written
 from gendersort.sorting.transfers import TRANSFERS, already_placed, candidate_names
 
 MODES = ("copy", "move", "link")
@@ -71,11 +83,14 @@ class SortJob:
                  dry_run: bool = False, flatten: bool = False, recursive: bool = True,
                  min_confidence: float = 0.0, device: str = "auto", batch_size: int = BATCH_SIZE,
                  workers: int = WORKERS, manifest: str | Path | None = None, model: str = DEFAULT_MODEL,
-                 patterns: Patterns = EVERY_FILE, analyzer: FaceAnalyzer | None = None) -> None:
+                 patterns: Patterns = EVERY_FILE, analyzer: FaceAnalyzer | None = None,
+                 results: str | Path | None = None, target_accuracy: float | None = None) -> None:
         self.source, self.destination = Path(source), Path(destination)
         check_folders(self.source, self.destination)
         if mode not in MODES:
             raise BadOptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if target_accuracy is not None and min_confidence:
+            raise BadOptionError("target_accuracy chooses the threshold itself; min_confidence goes alone")
         self.mode, self.dry_run, self.flatten, self.recursive = mode, dry_run, flatten, recursive
         self.patterns = patterns  # --include and --exclude
         self.min_confidence, self.batch_size, self.workers = min_confidence, batch_size, workers
@@ -83,13 +98,68 @@ class SortJob:
         self.journal = self.manifest.with_name(self.manifest.name + ".journal")
         self.recorded = sorted_before(read_manifest(self.manifest))  # as the run starts
         self.real_source = Path(os.path.realpath(self.source))
-        self.analyzer = analyzer or shared_analyzer(device, threads_beside(workers), model)
+        self.target_accuracy = None if target_accuracy is None else check_target(target_accuracy)
+        self.threshold: Threshold | None = None
+        self.classifying, self.classified = (self.manifest.with_name(f"{self.manifest.stem}.{step}.csv")
+                                             for step in ("classifying", "classified"))
+        self.earlier = EarlierRun.read(results) if results else None
+        if self.earlier:
+            self.earlier.check_covers(self.unsorted())
+            self.choose_threshold()
+        self.analyzer = None if self.earlier else (
+            analyzer or shared_analyzer(device, threads_beside(workers), model))
         self.already_sorted = 0
         self.planned: set[Path] = set()  # names a dry run has handed out
         self.journal_writer: RowWriter | None = None
         self.passed_over: list[Path] = []  # files of SRC that are not images, as the run meets them
 
+    @property
+    def classifies_first(self) -> bool:
+        """Whether the photos are classified before any is placed (--target-accuracy without --results)."""
+        return self.target_accuracy is not None and self.analyzer is not None
+
+    def classify_first(self) -> Iterator[ImageResult]:
+        """--target-accuracy without --results: classify every photo to sort (yielding each result as it
+        comes), then choose the threshold over them all. Once complete, the rows are kept until the sort
+        ends, so that a rerun after a kill places by the same threshold (see the module's docstring)."""
+        if not self.classifies_first or self.earlier:
+            return
+        if self.dry_run:
+            rows: list[dict[str, object]] = []
+            for result in self.classified_results(self.unsorted()):
+                rows += result.rows()
+                yield result
+            self.earlier = EarlierRun(rows, "this run's classification")
+        else:
+            if not self.classified.exists():
+                self.manifest.parent.mkdir(parents=True, exist_ok=True)
+                version = self.analyzer.classifier.version
+                with open_results(str(self.classifying), "csv", resume=True,
+                                  keep=partial(finished_rows, model_version=version)) as (writer, kept):
+                    for result in self.classified_results(unfinished(self.unsorted(), kept)):
+                        writer.write(result.rows())
+                        yield result
+                os.replace(self.classifying, self.classified)
+            self.earlier = EarlierRun.read(self.classified)
+        self.choose_threshold()
+
+    def classified_results(self, photos: Iterable[FoundFile]) -> Iterator[ImageResult]:
+        return classify_files(photos, analyzer=self.analyzer, min_confidence=self.min_confidence,
+                              batch_size=self.batch_size, workers=self.workers)
+
+    def choose_threshold(self) -> None:
+        if self.target_accuracy is not None and self.earlier:
+            self.threshold = choose_threshold(self.earlier.confidences(), self.target_accuracy)
+
+    def label(self, row: dict[str, object], p_male: float) -> str:
+        """An earlier row's label: by the threshold, by min_confidence when given, else as it was written."""
+        if self.threshold:
+            return self.threshold.label(p_male)
+        return label_for(p_male, self.min_confidence) if self.min_confidence else as_written(row, p_male)
+
     def run(self) -> Iterator[Placement]:
+        for _ in self.classify_first():  # when the caller has not (to follow it with a progress bar)
+            pass
         if self.dry_run:
             yield from self.place_all(self.recorded)
             return
@@ -104,6 +174,19 @@ class SortJob:
                 for placement in self.place_all(done):
                     writer.write([placement.row()])
                     yield placement
+        accuracy = {"manifest": str(self.manifest), "folders": self.folders().record(),
+                    "rule": "expected accuracy: the mean max(p_male, 1 - p_male) of a folder's files"}
+        write_whole(self.accuracy_path, json_text(accuracy, indent=2) + "\n")
+        if self.classifies_first:
+            self.classified.unlink(missing_ok=True)
+
+    @property
+    def accuracy_path(self) -> Path:
+        return self.manifest.with_name(f"{self.manifest.stem}.accuracy.json")
+
+    def folders(self) -> ExpectedAccuracy:
+        """Each folder's files, by the manifest, with their expected accuracy."""
+        return ExpectedAccuracy().add_rows(placed_rows(read_manifest(self.manifest)))
 
     def recover(self, done: set[str]) -> Iterator[Placement]:
         """The files an interrupted run journaled but did not record: those in place are recorded now (a
@@ -136,8 +219,8 @@ class SortJob:
 
     def place_all(self, done: set[str]) -> Iterator[Placement]:
         to_place = self.not_sorted(self.found(self.passed_over.append), done)
-        results = classify_files(to_place, analyzer=self.analyzer, min_confidence=self.min_confidence,
-                                 batch_size=self.batch_size, workers=self.workers)
+        results = (self.earlier.verdicts(to_place, self.label) if self.earlier else
+                   self.classified_results(to_place))
         for result in results:
             yield self.place(result)
 
@@ -149,7 +232,7 @@ class SortJob:
             else:
                 yield item
 
-    def place(self, result: ImageResult) -> Placement:
+    def place(self, result: ImageResult | Verdict) -> Placement:
         source = Path(result.path)
         left = Placement(source, None, result.label, result.p_male, result.status, LEFT, result.error)
         if result.status == ERROR:

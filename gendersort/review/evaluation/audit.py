@@ -18,6 +18,7 @@ from pathlib import Path
 from gendersort.outputs.csv_text import csv_writer
 from gendersort.outputs.whole_files import write_whole
 from gendersort.pipeline.results import ERROR, OK
+from gendersort.review.evaluation.calibration import LabelCheck, expected_vs_true
 from gendersort.review.evaluation.grouping import GroupBy
 from gendersort.review.evaluation.intervals import Z95
 from gendersort.review.evaluation.labels_file import LabelsFile
@@ -34,7 +35,9 @@ RULES = {"every_photo_counts": "a photo without a face, or unreadable, counts as
                                      "unreadable",
          "interval": INTERVAL, "z": Z95, "small_group": f"fewer than {SMALL_GROUP} photos: not ranked",
          "worst": "the lowest balanced accuracy among the groups not too small, when below another of "
-                  "them; null when none is"}
+                  "them; null when none is",
+         "expected_vs_true": "photos with a face, by predicted label: expected accuracy, the mean "
+                             "max(p_male, 1 - p_male), beside the true accuracy; gap in points"}
 MISCLASSIFIED_COLUMNS = ("path", "truth", "predicted", "p_male")
 
 
@@ -67,6 +70,11 @@ class LabelledAudit:
             groups = [photo.groups[index] for photo, _ in matched.pairs]
             columns[group_by.column] = by_group(scored, groups, group_by.ordered(groups))
         return cls(labels, by, matched, scored, overall(scored), columns)
+
+    @property
+    def expected_vs_true(self) -> list[LabelCheck]:
+        """Per predicted label, the accuracy the model's probabilities expect beside the true one."""
+        return expected_vs_true(self.scored)
 
     def worst(self, column: str) -> GroupScore | None:
         return worst(self.columns[column])
@@ -107,6 +115,7 @@ class LabelledAudit:
             "model_versions": self.model_versions,
             "rules": RULES,
             "overall": self.overall,
+            "expected_vs_true": [check.record() for check in self.expected_vs_true],
             "groups": {column: [score.record() for score in scores]
                        for column, scores in self.columns.items()},
             "worst": self.worst_groups,

@@ -100,6 +100,9 @@ def audit_report(audit: LabelledAudit) -> str:
         f"{'female':>10} {ff:>8} {fm:>8} {f_none:>8} {f_bad:>10}",
         f"{'male':>10} {mf:>8} {mm:>8} {m_none:>8} {m_bad:>10}",
         male_positive(audit.overall),
+        "expected accuracy (the model's own probabilities) beside the true one, photos with a face by "
+        "predicted label:",
+        *(f"  {check.sentence()}" for check in audit.expected_vs_true),
         *misclassified_lines(audit),
     ]
     for column, scores in audit.columns.items():

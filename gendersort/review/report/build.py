@@ -21,12 +21,15 @@ from PIL import Image
 
 from gendersort.labels import UNKNOWN
 from gendersort.outputs.whole_files import write_whole
+from gendersort.pipeline.expected_accuracy import ExpectedAccuracy
+from gendersort.pipeline.results import OK
 from gendersort.printable import printable
 from gendersort.review.report.groups import GroupView, filters_html, groups_html
 from gendersort.review.report.page import render_page
 from gendersort.review.report.thumbs import Thumbnail, make_thumbnail
+from gendersort.review.report.trade_off import trade_off_html
 from gendersort.review.results_file import ResultRow, as_rows, read_results
-from gendersort.wording import describe
+from gendersort.wording import confidence_of, describe
 
 CATEGORIES = ("male", "female", "unknown", "error")
 METRIC_NAMES = (
@@ -64,6 +67,7 @@ class ReportSummary:
     faces: int
     by_category: dict[str, int]
     unreadable_images: int
+    expected: ExpectedAccuracy
     first_unreadable: str = ""  # "path: why", of the first photo without a preview
 
 
@@ -126,6 +130,7 @@ def summarize(rows: Sequence[ResultRow], thumbnails: Mapping[str, Thumbnail | st
         faces=sum({row.path: row.faces or 0 for row in rows}.values()),  # `--faces all` repeats the count
         by_category={category: counts.get(category, 0) for category in CATEGORIES},
         unreadable_images=sum(isinstance(thumbnail, str) for thumbnail in thumbnails.values()),
+        expected=ExpectedAccuracy.of((row.label, row.p_male) for row in rows),
         first_unreadable=next((f"{path}: {thumbnail}" for path, thumbnail in thumbnails.items()
                                if isinstance(thumbnail, str)), ""),
     )
@@ -138,7 +143,9 @@ def _summary_html(summary: ReportSummary, model_versions: list[str]) -> str:
         items.append(("model", ", ".join(model_versions)))
     cells = "".join(f'<div><dt>{html.escape(name)}</dt><dd id="count-{name.replace(" ", "-")}">'
                     f"{html.escape(str(value))}</dd></div>" for name, value in items)
-    return f'<dl class="stats">{cells}</dl>'
+    expected = "; ".join(summary.expected.sentences())
+    return (f'<dl class="stats">{cells}</dl><p class="expected" id="expected-accuracy" title="the mean '
+            f'max(p_male, 1 - p_male) of each label\'s rows">Rows by label: {html.escape(expected)}</p>')
 
 
 def _controls_html(summary: ReportSummary) -> str:
@@ -200,11 +207,15 @@ def write_report(rows: RowsSource, out_html: str | Path, *, evaluation: Evaluati
     summary = summarize(results, thumbnails)
     versions = sorted({row.model_version for row in results if row.model_version})
     evaluation_html = _evaluation_html(evaluation.metrics, len(wrong)) if evaluation else ""
+    answered = [row for row in results if row.status == OK and row.p_male is not None]
+    wrong_paths = {row.path for row in wrong}
+    trade_off = trade_off_html([confidence_of(row.p_male) for row in answered if row.p_male is not None],
+                               [row.path not in wrong_paths for row in answered] if evaluation else None)
     page = render_page(
         title or ("gendersort evaluation" if evaluation else "gendersort results"),
         _summary_html(summary, versions),
         _controls_html(summary) + (filters_html(groups) if groups else ""),
-        evaluation_html + (groups_html(groups) if groups else ""),
+        evaluation_html + trade_off + (groups_html(groups) if groups else ""),
         {"rows": cards(results), "misclassified": cards(wrong),
          "thumbs": [thumbnails[path].data_uri for path in readable]},
     )

@@ -55,13 +55,15 @@ h2 { font-size: 17px; margin: 8px 0; }
 table.confusion { border-collapse: collapse; margin: 6px 0 12px; }
 table.confusion th, table.confusion td { border: 1px solid #bbb; padding: 4px 10px; text-align: right; }
 table.confusion th { background: #eee; }
-.group-plot { display: block; margin: 4px 0 12px; font-size: 12px; }
-.group-plot .tick { fill: #555; }
-.group-plot .grid-line { stroke: #ddd; }
+.group-plot, .trade-off { display: block; margin: 4px 0 12px; font-size: 12px; }
+.group-plot .tick, .trade-off .tick { fill: #555; }
+.group-plot .grid-line, .trade-off .grid-line { stroke: #ddd; }
 .group-plot .row-band { fill: transparent; }
 .group-plot .group-row { cursor: pointer; }
 .group-plot .group-row:hover .row-band { fill: #e8eef7; }
 h3 { font-size: 15px; margin: 10px 0 2px; }
+.expected { margin: 0 0 8px; color: #333; }
+.trade-off { background: #fff; }
 """
 
 SCRIPT = """
