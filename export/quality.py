@@ -22,9 +22,13 @@ MID_LUMA = (40.0, 170.0)
 # Colour left once the part proportional to luma is taken out (0-255 scale): a sepia or greyscale photo
 # has under 3, the val parts' colour photos above 9 for 95% of faces; from this on a photo is in colour.
 COLOUR_FULL = 12.0
-# Sharpness, mean |Laplacian| of luma over mean |luma - its mean|: the val parts' plain chips lie at
-# 0.15-0.45 for 90% of faces, thumbnails (a 30 px face enlarged) at 0.05-0.15.
-SHARP_FULL, SHARP_NONE = 0.2, 0.06
+# Sharpness, mean |Laplacian| of luma over mean |luma - its mean|: the val parts' plain chips lie at 0.3 to
+# 0.5 in the median (5% below 0.05 to 0.2: FairFace's small faces are blurred too), thumbnails (a 30 px face
+# enlarged) at 0.14 to 0.16 (90% at 0.07 to 0.24).
+SHARP_FULL, SHARP_NONE = 0.25, 0.08
+# The face's size in the photo, its eye distance in pixels: from SMALL_FACE_NONE down to SMALL_FACE_FULL a
+# face counts as ever smaller (on a log scale). Not a feature of the chip: a graph would need it as an input.
+SMALL_FACE_NONE, SMALL_FACE_FULL = 48.0, 12.0
 LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
 FEATURES = ("colourless", "blur")
 BATCH = 1024
@@ -70,6 +74,11 @@ def quality_features(chips: np.ndarray) -> dict[str, np.ndarray]:
     return {"colourless": np.concatenate([1 - ramp(colour_residual(batch), 0.0, COLOUR_FULL)
                                           for batch in batches]),
             "blur": np.concatenate([ramp(sharpness(batch), SHARP_FULL, SHARP_NONE) for batch in batches])}
+
+
+def small_face(eye_px: np.ndarray) -> np.ndarray:
+    """0 for a face at least SMALL_FACE_NONE px between the eyes, 1 at SMALL_FACE_FULL or less."""
+    return ramp(np.log(eye_px), np.log(SMALL_FACE_NONE), np.log(SMALL_FACE_FULL))
 
 
 def quality_nodes(chip: str, size: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:

@@ -5,21 +5,24 @@ quality (issues #22 and #25).
         --degraded build/q/chips --cache build/q/logits --out build/q/v5q.json
 
 On degraded photos (greyscale, sepia, thumbnails) the members lean towards "male" and v4's stack, fitted
-on plain photos, is over-confident there. Here every val part comes plain (every face, export.chips'
-caches) and degraded (export.degraded_chips: the whole photo changed, then detected and cut as the
-runtime does), each with its faces' quality features (export/quality.py); each part, plain or degraded,
+on plain photos, is over-confident there. Here the same photos of every val part (--limit of them, as
+export.evaluate --limit picks them) come plain (export.chips' caches) and degraded (export.degraded_chips:
+the whole photo changed, then detected and cut as the runtime does), each face with its quality features
+(export/quality.py) and its size in the photo (for a form that would need it); each part, plain or degraded,
 weighs the same, women and men within it the same. Every form of FORMS is fitted leave-one-set-out (a
 set's plain and degraded parts left out together) and scored on every left-out part: balanced accuracy
-(every photo counted, no face wrong), ECE, and per predicted label the expected share right beside the
-true one (issue #25's figure, as `evaluate` computes it). The form chosen is the one whose worst left-out
-part has the best balanced accuracy; v4's way (the linear form fitted on the plain parts alone) is scored
-beside it. The report holds what export.stack_onnx builds a graph from: the chosen form's weights fitted
-on every part.
+(every photo counted, no face wrong), log loss, ECE, and per predicted label the expected share right
+beside the true one (issue #25's figure, as `evaluate` computes it). The form chosen is, of those a graph
+can be built of (export/stack.py's in_graph: not one needing the face's size), the one whose worst
+left-out part has the best balanced accuracy; v4's way (the linear form fitted on the plain parts alone)
+is scored beside it. The report holds what export.stack_onnx builds a graph from: the chosen form's
+weights fitted on every part.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +30,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from export.calibrate import reliability
+from export.calibrate import log_loss, reliability
 from export.degrade import KINDS
-from export.quality import quality_features
+from export.evaluate import labelled_items, sampled
+from export.quality import quality_features, small_face
 from export.second_opinion import GENDER_MEMBER, wheel_file
 from export.stack import (
     FORMS,
@@ -39,6 +43,8 @@ from export.stack import (
     file_digest,
     fit,
     in_batches,
+    in_graph,
+    kept,
     member_log_odds,
     mirrored_log_odds,
     scores,
@@ -67,20 +73,33 @@ def degraded_part(name: str, kind: str, folder: Path, members: Members) -> SetLo
     face found."""
     with np.load(folder / f"{name}-{kind}.npz") as data:
         found, is_male = data["found"], data["is_male"]
-        aligned, second = data["aligned"], data["second"]
+        aligned, second, eye_px = data["aligned"], data["second"], data["eye_px"]
+        faces_digest = hashlib.sha256("\n".join(data["paths"][found]).encode()).hexdigest()
     cache_file, key = ((None, "") if members.cache is None else
-                       (members.cache[0] / f"{name}-{kind}-member.npz", members.cache[1]))
+                       (members.cache[0] / f"{name}-{kind}-member.npz", members.cache[1] + faces_digest))
     member = cached(cache_file, key, lambda: member_log_odds(members.member, aligned))
     cydral = in_batches(lambda batch: mirrored_log_odds(members.cydral, batch), second)
-    return SetLogits(is_male[found], member, cydral, is_male[~found], name, quality_features(aligned))
+    quality = {**quality_features(aligned), "small_face": small_face(eye_px)}
+    return SetLogits(is_male[found], member, cydral, is_male[~found], name, quality)
+
+
+def with_face_size(part: SetLogits, detections: Path, photos: list[str]) -> SetLogits:
+    """A plain val part with its faces' size (export.detections' eye distances, in the chips' order)."""
+    with np.load(detections / f"{part.group}-val.npz") as data:
+        keypoints = data["keypoints"][~np.isnan(data["keypoints"][:, 0, 0]) & kept(data["paths"], photos)]
+    part.quality["small_face"] = small_face(np.linalg.norm(keypoints[:, 1] - keypoints[:, 0], axis=1))
+    return part
 
 
 def load_parts(args: argparse.Namespace, members: Members) -> dict[tuple[str, str], SetLogits]:
     """Every (set, variant) part: the plain val part, then each degraded kind."""
     parts = {}
     for name in args.sets:
-        parts[name, PLAIN] = set_logits(name, args.chips, args.detections, members.member, members.cydral,
-                                        None, args.second_chips, members.cache)
+        # the photos the degraded parts were made of (export.evaluate --limit's sample)
+        photos = [item["path"] for item in sampled(labelled_items(name), args.limit)]
+        plain = set_logits(name, args.chips, args.detections, members.member, members.cydral, None,
+                           args.second_chips, members.cache, photos)
+        parts[name, PLAIN] = with_face_size(plain, args.detections, photos)
         for kind in args.kinds:
             parts[name, kind] = degraded_part(name, kind, args.degraded, members)
     return parts
@@ -99,11 +118,12 @@ def left_out_p(parts: dict[tuple[str, str], SetLogits], form: str,
 
 
 def figures(part: SetLogits, p_male: np.ndarray) -> dict[str, float]:
-    """Balanced accuracy, women, men (every photo), ECE and the per-label gaps, expected - true in points
-    (faces found)."""
+    """Balanced accuracy, women, men (every photo), and on the faces found the log loss (women's and men's
+    averaged, as the stack is fitted), ECE and the per-label gaps, expected - true in points."""
     checks = {check.estimate.label: check for check in expected_vs_true(Scored.of(part.truth, p_male))}
     gaps = {f"{label}_gap": checks[label].gap for label in ("female", "male")}
-    return {**scores(part, p_male), "ece": reliability(part.truth, p_male)[0],
+    loss = np.mean([log_loss(part.truth[mine], p_male[mine]) for mine in (part.truth, ~part.truth)])
+    return {**scores(part, p_male), "log_loss": float(loss), "ece": reliability(part.truth, p_male)[0],
             **{key: float("nan") if gap is None else gap for key, gap in gaps.items()}}
 
 
@@ -131,6 +151,8 @@ def main() -> None:
     parser.add_argument("--member", type=Path, required=True, help="the MobileNetV2 member's ONNX graph")
     parser.add_argument("--sets", nargs="+", default=["celeba", "fairface", "utkface", "allagefaces", "scut"])
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--limit", type=int, default=1500,
+                        help="photos per part, plain too: export.degraded_chips' --limit (0: all)")
     parser.add_argument("--chips", type=Path, default=Path("build/chips/context"))
     parser.add_argument("--detections", type=Path, default=Path("build/detections"))
     parser.add_argument("--second-chips", type=Path, required=True,
@@ -151,7 +173,9 @@ def main() -> None:
     scored[PLAIN_FITTED] = left_out_p(parts, "linear", fitted_on=(PLAIN,))
     table = {form: {f"{name}/{variant}": figures(parts[name, variant], p[name, variant])
                     for name, variant in parts} for form, p in scored.items()}
-    form = max(args.forms, key=lambda candidate: min(row["balanced"] for row in table[candidate].values()))
+    # chosen among the forms a graph can be built of (a face-size form would need the runtime to pass it)
+    form = max(filter(in_graph, args.forms),
+               key=lambda candidate: min(row["balanced"] for row in table[candidate].values()))
     weights = fit(list(parts.values()), form=form)
     with np.load(args.second_chips / f"{args.sets[0]}-val.npz") as data:
         second_chip = json.loads(str(data["second_chip"]))
@@ -163,8 +187,11 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2))
     for candidate, rows in table.items():
         print(f"{candidate:20s} worst balanced {min(row['balanced'] for row in rows.values()):.2%}, "
+              f"worst log loss {max(row['log_loss'] for row in rows.values()):.4f}, "
               f"worst ECE {max(row['ece'] for row in rows.values()):.2%}, "
-              f"worst gap {max(worst_gap(row) for row in rows.values()):.2f}")
+              f"worst gap {max(worst_gap(row) for row in rows.values()):.2f}; parts with ECE <= 1.5%: "
+              f"{sum(row['ece'] <= 0.015 for row in rows.values())}, with gaps <= 1.5: "
+              f"{sum(worst_gap(row) <= 1.5 for row in rows.values())} of {len(rows)}")
     print(f"chosen: {form}; weights on every part: {StackWeights(**report['weights'])}")
     print("\n".join(markdown(table, [PLAIN_FITTED, "linear", form])))
 

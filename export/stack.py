@@ -52,9 +52,18 @@ SURE_AT = 4.0
 # log-odds, written "member*blur" (that member's weight moves with it).
 QUALITY_BIAS = FEATURES
 QUALITY_WEIGHTS = tuple(f"{member}*{feature}" for member in ("member", "cydral") for feature in FEATURES)
+# "small_face" (the face's size in the photo: export/quality.py's small_face) is known only where the parts
+# carry it (export/quality_stack.py); no graph computes it.
 FORMS = {"linear": ("member", "cydral"), "sure": ("member", "cydral", "member_sure", "cydral_sure"),
          "quality_bias": ("member", "cydral", *QUALITY_BIAS),
-         "quality": ("member", "cydral", *QUALITY_BIAS, *QUALITY_WEIGHTS)}
+         "quality": ("member", "cydral", *QUALITY_BIAS, *QUALITY_WEIGHTS),
+         "quality_size": ("member", "cydral", *QUALITY_BIAS, *QUALITY_WEIGHTS, "small_face",
+                          "member*small_face", "cydral*small_face")}
+# The forms fitted on plain photos alone (this module's main): the quality forms need degraded photos to
+# learn from (export/quality_stack.py).
+PLAIN_FORMS = ("linear", "sure")
+# What a stack's graph computes (export/stack_onnx.py): a form whose terms are products of these can be built.
+GRAPH_FACTORS = ("member", "cydral", *FEATURES)
 NEWTON_STEPS = 30
 BATCH = 256
 RIDGE = 1e-4
@@ -146,25 +155,36 @@ def file_digest(path: Path) -> str:
 
 def set_logits(name: str, chips_dir: Path, detections: Path, member: ort.InferenceSession,
                cydral: ort.InferenceSession, window: ChipWindow | None, second_dir: Path | None,
-               cache: tuple[Path, str] | None = None) -> SetLogits:
+               cache: tuple[Path, str] | None = None, photos: list[str] | None = None) -> SetLogits:
     """Both members' log-odds on a val part: Cydral's on the second chips where given, else on v4's window.
     `cache`: a folder and the member's digest, to keep the member's log-odds of each part in (the slow
-    part, the same whichever chip Cydral gets)."""
+    part, the same whichever chip Cydral gets). `photos`: only these of the part's photos (a sample)."""
     with np.load(chips_dir / f"{name}-val.npz") as data:
-        chips = centre_crop(data["chips"], int(data["margin"]))
-        truth, paths = data["labels"] == MALE, data["paths"]
+        paths = data["paths"]
+        rows = kept(paths, photos)
+        chips = centre_crop(data["chips"][rows], int(data["margin"]))
+        truth = data["labels"][rows] == MALE
     with np.load(detections / f"{name}-val.npz") as data:
-        no_face = data["labels"][np.isnan(data["keypoints"][:, 0, 0])] == MALE
+        missing = np.isnan(data["keypoints"][:, 0, 0]) & kept(data["paths"], photos)
+        no_face = data["labels"][missing] == MALE
     if second_dir is not None:
-        small, _ = second_chips(second_dir, name, paths)
+        small = second_chips(second_dir, name, paths)[0][rows]
         cydral_part = in_batches(lambda batch: mirrored_log_odds(cydral, batch), small)
     elif window is not None:
         cydral_part = cydral_log_odds(cydral, chips, window)
     else:
         raise SystemExit("give Cydral's chip: --second-chips or --window")
     cache_file, key = (None, "") if cache is None else (cache[0] / f"{name}-val-member.npz", cache[1])
+    if cache_file is not None and photos is not None:  # a sample: kept apart, and known by its faces
+        cache_file = cache_file.with_name(f"{name}-val-{rows.sum()}-member.npz")
+        key += hashlib.sha256("\n".join(paths[rows]).encode()).hexdigest()
     member_part = cached(cache_file, key, lambda: member_log_odds(member, chips))
     return SetLogits(truth, member_part, cydral_part, no_face, name, quality_features(chips))
+
+
+def kept(paths: np.ndarray, photos: list[str] | None) -> np.ndarray:
+    """Which of `paths` are among `photos` (all when None)."""
+    return np.ones(len(paths), bool) if photos is None else np.isin(paths, photos)
 
 
 def sample_weights(sets: list[SetLogits]) -> list[np.ndarray]:
@@ -186,6 +206,11 @@ def sigmoid(log_odds: np.ndarray) -> np.ndarray:
 
 def sureness(log_odds: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(log_odds), SURE_AT) / SURE_AT
+
+
+def in_graph(form: str) -> bool:
+    """Whether export.stack_onnx can build a graph of this form."""
+    return all(factor in GRAPH_FACTORS for name in FORMS[form] for factor in name.split("*"))
 
 
 def term(part: SetLogits, name: str) -> np.ndarray:
@@ -258,11 +283,12 @@ def left_out(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray]:
     return [stacked_p(part, fitted[part.group]) for part in sets]
 
 
-def choose_form(sets: list[SetLogits]) -> tuple[str, dict[str, list[float]]]:
+def choose_form(sets: list[SetLogits],
+                forms: tuple[str, ...] = PLAIN_FORMS) -> tuple[str, dict[str, list[float]]]:
     """The form whose worst left-out part scores best (balanced accuracy, every photo counted), and each
     form's left-out balanced accuracy per part."""
     figures = {form: [scores(part, p)["balanced"] for part, p in zip(sets, left_out(sets, form), strict=True)]
-               for form in FORMS}
+               for form in forms}
     return max(figures, key=lambda form: min(figures[form])), figures
 
 

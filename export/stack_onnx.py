@@ -40,6 +40,7 @@ from export.second_opinion import (
     window_matrices,
 )
 from export.stack import (
+    GRAPH_FACTORS,
     SetLogits,
     StackWeights,
     cydral_log_odds,
@@ -199,6 +200,7 @@ def weighted_sum_nodes(weights: StackWeights,
     term's factors are the members' log-odds and the chip's quality features (export/quality.py)."""
     tensors = {"member": "member_log_odds", "cydral": "cydral_log_odds",
                **{feature: f"q/{feature}" for feature in FEATURES}}
+    assert set(tensors) == set(GRAPH_FACTORS)
     nodes, initializers, total = [], [constant("bias", weights.bias)], "bias"
     for index, (name, weight) in enumerate(weights.term_weights().items()):
         if any(factor not in tensors for factor in name.split("*")):
