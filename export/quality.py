@@ -20,10 +20,11 @@ OPPONENT = np.array([[0.299, 1.0, 0.5], [0.587, -1.0, 0.5], [0.114, 0.0, -1.0]],
 # Only pixels of mid luma count for colour: sepia's highlights clip at 255 and take a hue of their own.
 MID_LUMA = (40.0, 170.0)
 # Colour left once the part proportional to luma is taken out (0-255 scale): a sepia or greyscale photo
-# has under 3, the val parts' colour photos above 9 for 95% of faces; from this on a photo is in colour.
+# has under 3, 95% of every val part's faces above 8 (but All-Age-Faces', which has greyscale photos of its
+# own); from this on a photo is in colour.
 COLOUR_FULL = 12.0
-# Sharpness, mean |Laplacian| of luma over mean |luma - its mean|: the val parts' plain chips lie at 0.3 to
-# 0.5 in the median (5% below 0.05 to 0.2: FairFace's small faces are blurred too), thumbnails (a 30 px face
+# Sharpness, mean |Laplacian| of luma over mean |luma - its mean|: the val parts' plain chips lie at 0.29 to
+# 0.50 in the median (5% below 0.05 to 0.2: FairFace's small faces are blurred too), thumbnails (a 30 px face
 # enlarged) at 0.14 to 0.16 (90% at 0.07 to 0.24).
 SHARP_FULL, SHARP_NONE = 0.25, 0.08
 # The face's size in the photo, its eye distance in pixels: from SMALL_FACE_NONE down to SMALL_FACE_FULL a
