@@ -4,8 +4,8 @@ and what each costs: the photos classified again and the seconds lost against a 
     python -m benchmarks.ray_faults                    # 2,000 photos, 3 runs of each fault
     python -m benchmarks.ray_faults --count 300 --runs 1 --faults node   # one fault, once
 
-One cluster (2 nodes of 2 logical CPUs; each run 2 actors of 1 CPU, the node loss's 3 so that one is on
-the worker node, the worker node started again when a run lost it) runs the baseline and then each fault in turn, --runs times. Each run has the photos of
+One cluster (2 nodes of 2 logical CPUs; each run 2 actors of 1 CPU, the worker node started again when a
+run lost it) runs the baseline and then each fault in turn, --runs times. Each run has the photos of
 benchmarks/inputs.py ("500px") linked into a folder of its own with one corrupt photo added (so that every
 finished run has an error row, and exits 2), and one of these faults:
 
@@ -57,9 +57,6 @@ CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first pa
 BROKEN = 3  # photos deleted, and as many truncated, by the "photos" fault
 NO_PROGRESS_S = 90  # the crash loop's driver stops after this long without progress (the engine's: 600 s)
 ACTORS = ("--actors", "2", "--actor-cpus", "1")
-# The node loss needs an actor on the worker node: 2 actors may both sit on the head (its 2 CPUs; seen once
-# in a test run), 3 cannot, so one is always lost with the node.
-NODE_ACTORS = ("--actors", "3", "--actor-cpus", "1")
 EXIT_FILE_ERRORS = 2
 POLL_S = 0.1
 
@@ -233,12 +230,11 @@ def run_fault(cluster: TwoNodes, fault: str, source: Path, bound_s: float) -> Ou
                "--ray-address", cluster.address, "--out", str(dest), "--rows-per-file",
                str(max(10, len(photos) // 20))]
     log = work / "driver.err"
-    actors = NODE_ACTORS if fault == "node" else ACTORS
-    broken = run_driver(cluster, [*command, *actors], log, outcome, bound_s, fault, dest, photos)
+    broken = run_driver(cluster, [*command, *ACTORS], log, outcome, bound_s, fault, dest, photos)
     if outcome.exit_codes[-1] not in (0, EXIT_FILE_ERRORS):
         if fault == "node":
             cluster.wait_for_nodes(1)  # the lost node is known to be lost before the rerun joins
-        run_driver(cluster, [*command, *actors, "--resume"], log, outcome, bound_s)
+        run_driver(cluster, [*command, *ACTORS, "--resume"], log, outcome, bound_s)
     outcome.classified = cluster.photos_classified()
     check_dest(dest, photos, broken, outcome)
     if fault == "crashloop" and outcome.exit_codes[0] != 1:
