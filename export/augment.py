@@ -13,9 +13,9 @@ import math
 
 import tensorflow as tf
 
+from export.degrade import FACE_WIDTH_IN_EYE_DISTANCES
+
 SEPIA = tf.constant([[0.393, 0.349, 0.272], [0.769, 0.686, 0.534], [0.189, 0.168, 0.131]])
-# A face's width in a chip, in eye distances (cheek to cheek, ears left out): thumbnails are sized by it.
-FACE_WIDTH_IN_EYE_DISTANCES = 1.9
 
 
 def jittered_window(images: tf.Tensor, size: int, margin: int) -> tf.Tensor:

@@ -31,7 +31,9 @@ def set_root(name: str) -> Path:
     if name == "celeba":
         return SHARED_DIR / "data" / "celeba-gender"
     if name in FACESETS:
-        return FACESETS_DIR / name
+        # resolved: a checkout whose build/data links to another's finds the photos by the paths that
+        # checkout's caches (detections, chips) hold
+        return (FACESETS_DIR / name).resolve()
     raise SystemExit(f"unknown set {name!r}: one of {', '.join(LABELLED_SETS)}")
 
 

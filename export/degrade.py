@@ -13,12 +13,12 @@ import io
 import numpy as np
 from PIL import Image
 
-from export.augment import FACE_WIDTH_IN_EYE_DISTANCES
-
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 THUMBNAIL_FACE_PX = 30
 THUMBNAIL_QUALITY = 30
 KINDS = ("greyscale", "sepia", "thumbnail")
+# A face's width in a chip, in eye distances (cheek to cheek, ears left out): thumbnails are sized by it.
+FACE_WIDTH_IN_EYE_DISTANCES = 1.9
 
 
 def greyscale(image: Image.Image) -> Image.Image:

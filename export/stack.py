@@ -25,7 +25,7 @@ import argparse
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ import onnxruntime as ort
 
 from export.calibrate import logit, reliability
 from export.common import centre_crop, save_npz
+from export.quality import FEATURES, quality_features
 from export.second_opinion import (
     GENDER_MEMBER,
     ChipWindow,
@@ -46,8 +47,23 @@ from gendersort.review.evaluation.scoring import GroupScore, Scored
 
 MALE = LABELS.index("male")
 SURE_AT = 4.0
-# The forms the stack may take: which of StackWeights' terms it fits (the others stay 0).
-FORMS = {"linear": ("member", "cydral"), "sure": ("member", "cydral", "member_sure", "cydral_sure")}
+# The forms the stack may take: which terms it fits (the others stay 0). A quality term is a quality
+# feature of the face's chip (export/quality.py), alone (the bias moves with it) or times a member's
+# log-odds, written "member*blur" (that member's weight moves with it).
+QUALITY_BIAS = FEATURES
+QUALITY_WEIGHTS = tuple(f"{member}*{feature}" for member in ("member", "cydral") for feature in FEATURES)
+# "small_face" (the face's size in the photo: export/quality.py's small_face) is known only where the parts
+# carry it (export/quality_stack.py); no graph computes it.
+FORMS = {"linear": ("member", "cydral"), "sure": ("member", "cydral", "member_sure", "cydral_sure"),
+         "quality_bias": ("member", "cydral", *QUALITY_BIAS),
+         "quality": ("member", "cydral", *QUALITY_BIAS, *QUALITY_WEIGHTS),
+         "quality_size": ("member", "cydral", *QUALITY_BIAS, *QUALITY_WEIGHTS, "small_face",
+                          "member*small_face", "cydral*small_face")}
+# The forms fitted on plain photos alone (this module's main): the quality forms need degraded photos to
+# learn from (export/quality_stack.py).
+PLAIN_FORMS = ("linear", "sure")
+# What a stack's graph computes (export/stack_onnx.py): a form whose terms are products of these can be built.
+GRAPH_FACTORS = ("member", "cydral", *FEATURES)
 NEWTON_STEPS = 30
 BATCH = 256
 RIDGE = 1e-4
@@ -56,27 +72,37 @@ RIDGE = 1e-4
 @dataclass(frozen=True)
 class StackWeights:
     """p_male = sigmoid(bias + member l_m + cydral l_c + member_sure l_m s_m + cydral_sure l_c s_c), where
-    s = min(|l|, SURE_AT) / SURE_AT is how sure that member is: a member can count more where it is sure."""
+    s = min(|l|, SURE_AT) / SURE_AT is how sure that member is: a member can count more where it is sure;
+    plus a quality form's terms (`quality`, by name: FORMS), each weight times its term."""
 
     bias: float
     member: float
     cydral: float
     member_sure: float = 0.0
     cydral_sure: float = 0.0
+    quality: dict[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict:
         return asdict(self)
+
+    def term_weights(self) -> dict[str, float]:
+        """Every term's weight, by its name in FORMS (term() computes it), those of 0 left out."""
+        fixed = {name: value for name, value in asdict(self).items() if name not in ("bias", "quality")}
+        return {name: value for name, value in {**fixed, **self.quality}.items() if value}
 
 
 @dataclass
 class SetLogits:
     """One val part: truth and both members' log-odds for the faces found, and the truth of the photos
-    without one (is male)."""
+    without one (is male); the faces' quality features (export/quality.py), and the set it is of (a set's
+    parts, plain and degraded, are left out together)."""
 
     truth: np.ndarray
     member: np.ndarray
     cydral: np.ndarray
     no_face: np.ndarray
+    group: str = ""
+    quality: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def in_batches(function: Callable[[np.ndarray], np.ndarray], chips: np.ndarray) -> np.ndarray:
@@ -129,25 +155,36 @@ def file_digest(path: Path) -> str:
 
 def set_logits(name: str, chips_dir: Path, detections: Path, member: ort.InferenceSession,
                cydral: ort.InferenceSession, window: ChipWindow | None, second_dir: Path | None,
-               cache: tuple[Path, str] | None = None) -> SetLogits:
+               cache: tuple[Path, str] | None = None, photos: list[str] | None = None) -> SetLogits:
     """Both members' log-odds on a val part: Cydral's on the second chips where given, else on v4's window.
     `cache`: a folder and the member's digest, to keep the member's log-odds of each part in (the slow
-    part, the same whichever chip Cydral gets)."""
+    part, the same whichever chip Cydral gets). `photos`: only these of the part's photos (a sample)."""
     with np.load(chips_dir / f"{name}-val.npz") as data:
-        chips = centre_crop(data["chips"], int(data["margin"]))
-        truth, paths = data["labels"] == MALE, data["paths"]
+        paths = data["paths"]
+        rows = kept(paths, photos)
+        chips = centre_crop(data["chips"][rows], int(data["margin"]))
+        truth = data["labels"][rows] == MALE
     with np.load(detections / f"{name}-val.npz") as data:
-        no_face = data["labels"][np.isnan(data["keypoints"][:, 0, 0])] == MALE
+        missing = np.isnan(data["keypoints"][:, 0, 0]) & kept(data["paths"], photos)
+        no_face = data["labels"][missing] == MALE
     if second_dir is not None:
-        small, _ = second_chips(second_dir, name, paths)
+        small = second_chips(second_dir, name, paths)[0][rows]
         cydral_part = in_batches(lambda batch: mirrored_log_odds(cydral, batch), small)
     elif window is not None:
         cydral_part = cydral_log_odds(cydral, chips, window)
     else:
         raise SystemExit("give Cydral's chip: --second-chips or --window")
     cache_file, key = (None, "") if cache is None else (cache[0] / f"{name}-val-member.npz", cache[1])
+    if cache_file is not None and photos is not None:  # a sample: kept apart, and known by its faces
+        cache_file = cache_file.with_name(f"{name}-val-{rows.sum()}-member.npz")
+        key += hashlib.sha256("\n".join(paths[rows]).encode()).hexdigest()
     member_part = cached(cache_file, key, lambda: member_log_odds(member, chips))
-    return SetLogits(truth, member_part, cydral_part, no_face)
+    return SetLogits(truth, member_part, cydral_part, no_face, name, quality_features(chips))
+
+
+def kept(paths: np.ndarray, photos: list[str] | None) -> np.ndarray:
+    """Which of `paths` are among `photos` (all when None)."""
+    return np.ones(len(paths), bool) if photos is None else np.isin(paths, photos)
 
 
 def sample_weights(sets: list[SetLogits]) -> list[np.ndarray]:
@@ -171,11 +208,24 @@ def sureness(log_odds: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(log_odds), SURE_AT) / SURE_AT
 
 
-def terms(part: SetLogits) -> dict[str, np.ndarray]:
-    """Every term a stack may weigh, per face."""
-    return {"member": part.member, "cydral": part.cydral,
-            "member_sure": part.member * sureness(part.member),
-            "cydral_sure": part.cydral * sureness(part.cydral)}
+def in_graph(form: str) -> bool:
+    """Whether export.stack_onnx can build a graph of this form."""
+    return all(factor in GRAPH_FACTORS for name in FORMS[form] for factor in name.split("*"))
+
+
+def term(part: SetLogits, name: str) -> np.ndarray:
+    """A term a stack may weigh (FORMS), per face: a member's log-odds, a quality feature, or their
+    product ("member*blur")."""
+    if "*" in name:
+        first, second = name.split("*")
+        return term(part, first) * term(part, second)
+    if name in part.quality:
+        return part.quality[name]
+    log_odds = {"member": part.member, "cydral": part.cydral}
+    if name.endswith("_sure"):
+        values = log_odds[name.removesuffix("_sure")]
+        return values * sureness(values)
+    return log_odds[name]
 
 
 def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str = "linear") -> StackWeights:
@@ -185,7 +235,7 @@ def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str 
     names = FORMS[form]
     masks = masks or [np.ones(len(part.truth), bool) for part in sets]
     features = np.concatenate([
-        np.stack([np.ones(mask.sum()), *(terms(part)[name][mask] for name in names)], 1)
+        np.stack([np.ones(mask.sum()), *(term(part, name)[mask] for name in names)], 1)
         for part, mask in zip(sets, masks, strict=True)])
     truth = np.concatenate([part.truth[mask] for part, mask in zip(sets, masks, strict=True)]).astype(float)
     weight = np.concatenate([w[mask] for w, mask in zip(sample_weights(sets), masks, strict=True)])
@@ -204,13 +254,15 @@ def fit(sets: list[SetLogits], masks: list[np.ndarray] | None = None, form: str 
         while loss(beta - step) > before and np.abs(step).max() > 1e-9:
             step /= 2
         beta -= step
-    return StackWeights(float(beta[0]),
-                        **{name: float(value) for name, value in zip(names, beta[1:], strict=True)})
+    fitted = {name: float(value) for name, value in zip(names, beta[1:], strict=True)}
+    quality = {name: value for name, value in fitted.items() if name not in StackWeights.__dataclass_fields__}
+    return StackWeights(float(beta[0]), quality=quality,
+                        **{name: value for name, value in fitted.items() if name not in quality})
 
 
 def stacked_p(part: SetLogits, weights: StackWeights) -> np.ndarray:
-    log_odds = weights.bias + sum(getattr(weights, name) * values for name, values in terms(part).items())
-    return sigmoid(log_odds)
+    weighted = (weight * term(part, name) for name, weight in weights.term_weights().items())
+    return sigmoid(weights.bias + sum(weighted))
 
 
 def cross_fitted(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray]:
@@ -225,15 +277,18 @@ def cross_fitted(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray
 
 
 def left_out(sets: list[SetLogits], form: str = "linear") -> list[np.ndarray]:
-    """Each set's stacked p_male with the weights fitted on the other sets alone."""
-    return [stacked_p(part, fit([other for other in sets if other is not part], form=form)) for part in sets]
+    """Each part's stacked p_male with the weights fitted on the other sets' parts alone."""
+    fitted = {group: fit([other for other in sets if other.group != group], form=form)
+              for group in dict.fromkeys(part.group for part in sets)}
+    return [stacked_p(part, fitted[part.group]) for part in sets]
 
 
-def choose_form(sets: list[SetLogits]) -> tuple[str, dict[str, list[float]]]:
+def choose_form(sets: list[SetLogits],
+                forms: tuple[str, ...] = PLAIN_FORMS) -> tuple[str, dict[str, list[float]]]:
     """The form whose worst left-out part scores best (balanced accuracy, every photo counted), and each
     form's left-out balanced accuracy per part."""
     figures = {form: [scores(part, p)["balanced"] for part, p in zip(sets, left_out(sets, form), strict=True)]
-               for form in FORMS}
+               for form in forms}
     return max(figures, key=lambda form: min(figures[form])), figures
 
 

@@ -28,6 +28,7 @@ from onnx import TensorProto, compose, helper, numpy_helper
 
 from export.calibrate import EPSILON
 from export.common import MODELS_DIR, parity_sample, parity_verdict
+from export.quality import FEATURES, quality_features, quality_nodes
 from export.second_opinion import (
     CYDRAL_MEANS,
     CYDRAL_SCALE,
@@ -39,6 +40,7 @@ from export.second_opinion import (
     window_matrices,
 )
 from export.stack import (
+    GRAPH_FACTORS,
     SetLogits,
     StackWeights,
     cydral_log_odds,
@@ -59,6 +61,10 @@ CYDRAL_IMAGES = "cydral_images"  # Cydral's normalised input, the chips and thei
 STACK_KEYS = ("members", "stack", "metrics", "second_chip")
 PARITY_LIMIT = 1e-4
 PARITY_CHIPS = 256
+LINEAR_RULE = "p_male = sigmoid(bias + member * l_member + cydral * l_cydral)"
+QUALITY_RULE = (LINEAR_RULE.removesuffix(")") + " + the sum of quality[term] * term), where a term 'a*b' "
+                "is a product, and colourless and blur are the chip's quality features (export/quality.py), "
+                "0 on a good photo and 1 on a bad one")
 CYDRAL_TERMS = "Cydral Technology's gender network CC0 1.0 (dlib-models)"
 CYDRAL_CREDIT = ("Cydral Technology's gender network (dnn_gender_classifier_v1, davisking/dlib-models, "
                  "CC0 1.0), from the PyPI wheel " + WHEEL)
@@ -138,9 +144,7 @@ def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, chip: ChipWi
         cydral_nodes, initializers = second_chip_nodes()
     else:
         cydral_nodes, initializers = cydral_input_nodes(*window_matrices(chip))
-    initializers += [constant("floor", EPSILON),
-                     constant("bias", weights.bias), constant("w_member", weights.member),
-                     constant("w_cydral", weights.cydral), constant("one", 1.0),
+    initializers += [constant("floor", EPSILON), constant("one", 1.0),
                      numpy_helper.from_array(np.array(0, np.int64), "index_0"),
                      numpy_helper.from_array(np.array(1, np.int64), "index_1"),
                      numpy_helper.from_array(np.array(2, np.int64), "two")]
@@ -159,10 +163,15 @@ def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, chip: ChipWi
         helper.make_node("Concat", ["two_1d", "batch_1d"], ["halves_shape"], axis=0),
         helper.make_node("Reshape", ["cydral_both", "halves_shape"], ["cydral_halves"]),
         helper.make_node("ReduceMean", ["cydral_halves", "index_0_1d"], ["cydral_log_odds"], keepdims=0),
-        helper.make_node("Mul", ["member_log_odds", "w_member"], ["member_part"]),
-        helper.make_node("Mul", ["cydral_log_odds", "w_cydral"], ["cydral_part"]),
-        helper.make_node("Add", ["member_part", "cydral_part"], ["both_parts"]),
-        helper.make_node("Add", ["both_parts", "bias"], ["stacked_log_odds"]),
+    ]
+    if any(feature in name.split("*") for name in weights.term_weights() for feature in FEATURES):
+        feature_nodes, feature_initializers = quality_nodes("chip", member_chip_shape(member)[0])
+        nodes += feature_nodes
+        initializers += feature_initializers
+    stack_nodes, stack_initializers = weighted_sum_nodes(weights, "stacked_log_odds")
+    nodes += stack_nodes
+    initializers += stack_initializers
+    nodes += [
         helper.make_node("Sigmoid", ["stacked_log_odds"], ["p_male"]),
         helper.make_node("Sub", ["one", "p_male"], ["p_female"]),
         helper.make_node("Unsqueeze", ["p_male", "index_1_1d"], ["p_male_column"]),
@@ -183,6 +192,28 @@ def stacked_graph(member: onnx.ModelProto, cydral: onnx.ModelProto, chip: ChipWi
     model.ir_version = min(member.ir_version, cydral.ir_version, 10)
     onnx.checker.check_model(model)
     return model
+
+
+def weighted_sum_nodes(weights: StackWeights,
+                       out: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The stack's log-odds, bias + each term times its weight (export/stack.py's term()), as `out`: a
+    term's factors are the members' log-odds and the chip's quality features (export/quality.py)."""
+    tensors = {"member": "member_log_odds", "cydral": "cydral_log_odds",
+               **{feature: f"q/{feature}" for feature in FEATURES}}
+    assert set(tensors) == set(GRAPH_FACTORS)
+    nodes, initializers, total = [], [constant("bias", weights.bias)], "bias"
+    for index, (name, weight) in enumerate(weights.term_weights().items()):
+        if any(factor not in tensors for factor in name.split("*")):
+            raise SystemExit(f"the graph cannot compute the stack's term {name!r}")
+        product, *others = (tensors[factor] for factor in name.split("*"))
+        for other in others:
+            nodes.append(helper.make_node("Mul", [product, other], [f"term{index}/{other}"]))
+            product = f"term{index}/{other}"
+        initializers.append(constant(f"term{index}/weight", weight))
+        nodes += [helper.make_node("Mul", [product, f"term{index}/weight"], [f"term{index}/part"]),
+                  helper.make_node("Add", [total, f"term{index}/part"], [f"term{index}/sum"])]
+        total = f"term{index}/sum"
+    return [*nodes, helper.make_node("Identity", [total], [out])], initializers
 
 
 def member_of_stack(onnx_path: Path, out_dir: Path) -> Path:
@@ -241,7 +272,7 @@ def stack_metadata(member: onnx.ModelProto, report: dict, version: str) -> dict[
         **({"second_chip": DlibChipSpec.from_json(json.dumps(report["second_chip"])).to_json()}
            if "second_chip" in report else {}),
         "stack": json.dumps({"weights": report["weights"], "fitted_on": report["sets"],
-                             "rule": "p_male = sigmoid(bias + member * l_member + cydral * l_cydral)"}),
+                             "rule": QUALITY_RULE if report["weights"].get("quality") else LINEAR_RULE}),
         "metrics": json.dumps({name: row["stack"] for name, row in report["per_set"].items()}),
         "license": f"{inherited.get('license', '')}; {CYDRAL_TERMS}",
     }
@@ -259,7 +290,7 @@ def parity(model_path: Path, member: ort.InferenceSession, cydral: ort.Inference
     else:
         cydral_part = cydral_log_odds(cydral, chips, chip)
     part = SetLogits(np.zeros(len(chips), bool), member_log_odds(member, chips), cydral_part,
-                     np.zeros(0, bool))
+                     np.zeros(0, bool), quality=quality_features(chips))
     expected = stacked_p(part, weights)
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     actual = session.run(None, feeds)[0][:, male_index]

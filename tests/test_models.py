@@ -182,32 +182,41 @@ def test_an_unknown_model_is_a_usage_error_before_any_model_loads(photos, tmp_pa
     assert result.stdout == "" and not out.exists()
 
 
-def test_a_graph_that_takes_the_second_chip_cuts_it_as_its_metadata_says(tmp_path):
-    """v5's shape, built here from the shipped stack's own two members (no download, no build/): a graph
-    taking Cydral's chip as a second input, which the runtime cuts as the graph's metadata says. It loads,
-    the aligner cuts both chips in one pass, every photo goes through the batch pipeline with both, and the
-    graph's p_male is the numpy stack's on those chips."""
+def two_input_stack(folder: Path, weights) -> tuple[Path, Path, bytes, DlibChipSpec]:
+    """v5's shape, built from the shipped stack's own two members (no download, no build/) with these
+    stack weights (export.stack.StackWeights): the graph, its MobileNetV2 member's graph, Cydral's network
+    and the second chip's description."""
     import onnx
 
     from export.keypoint_map import SECOND_CHIP_JSON
-    from export.stack import StackWeights, member_log_odds, mirrored_log_odds
     from export.stack_onnx import cydral_of_stack, member_of_stack, stack_metadata, stacked_graph
-    from gendersort.photos.walk import find_images
-    from gendersort.pipeline.api import classify_files
-    from gendersort.pipeline.results import ERROR
 
     shipped = model_path("default")
-    member_path = member_of_stack(shipped, tmp_path)
-    cydral = cydral_of_stack(shipped, tmp_path)
+    member_path = member_of_stack(shipped, folder)
+    cydral = cydral_of_stack(shipped, folder)
     spec = DlibChipSpec.from_json(SECOND_CHIP_JSON.read_text())
-    weights = StackWeights(**json.loads(metadata(shipped)["stack"])["weights"])
     member = onnx.load(member_path)
     graph = stacked_graph(member, onnx.load_from_string(cydral), spec, weights, LABELS.index("male"))
     report = {"second_chip": json.loads(spec.to_json()), "weights": weights.as_dict(), "sets": [],
               "per_set": {}}
     onnx.helper.set_model_props(graph, stack_metadata(member, report, "test-v5"))
-    path = tmp_path / "v5.onnx"
+    path = folder / "v5.onnx"
     onnx.save(graph, path)
+    return path, member_path, cydral, spec
+
+
+def test_a_graph_that_takes_the_second_chip_cuts_it_as_its_metadata_says(tmp_path):
+    """v5's shape, built here from the shipped stack's own two members (no download, no build/): a graph
+    taking Cydral's chip as a second input, which the runtime cuts as the graph's metadata says. It loads,
+    the aligner cuts both chips in one pass, every photo goes through the batch pipeline with both, and the
+    graph's p_male is the numpy stack's on those chips."""
+    from export.stack import StackWeights, member_log_odds, mirrored_log_odds
+    from gendersort.photos.walk import find_images
+    from gendersort.pipeline.api import classify_files
+    from gendersort.pipeline.results import ERROR
+
+    weights = StackWeights(**json.loads(metadata(model_path("default"))["stack"])["weights"])
+    path, member_path, cydral, spec = two_input_stack(tmp_path, weights)
 
     analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=path)
     assert analyzer.classifier.second_chip == spec
