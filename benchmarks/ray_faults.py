@@ -24,11 +24,12 @@ finished run has an error row, and exits 2), and one of these faults:
   `--resume`, without the fault, finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
-(killed, or exit 1) is followed by one `--resume` (after a lost node, with the default plan for the node
-left, which --actors 2 no longer fits). Then DEST is checked: every listed photo has exactly one
-row, error rows are those of the corrupt and broken photos only, every part file reads whole, and the exit
-codes are those the README documents (2 when DEST holds error rows, first run or resumed). Photos
-classified are counted by the cluster's counting hook; photos redone are those beyond one per photo.
+(killed, or exit 1) is followed by one `--resume` with the same plan (after a lost node, its 2 actors
+fill the node left, and the read and write tasks, which ask for no CPU, still run). Then DEST is checked:
+every listed photo has exactly one row, error rows are those of the corrupt and broken photos only, every
+part file reads whole, and the exit codes are those the README documents (2 when DEST holds error rows,
+first run or resumed). Photos classified are counted by the cluster's counting hook; photos redone are
+those beyond one per photo.
 """
 
 from __future__ import annotations
@@ -233,8 +234,7 @@ def run_fault(cluster: TwoNodes, fault: str, source: Path, bound_s: float) -> Ou
     if outcome.exit_codes[-1] not in (0, EXIT_FILE_ERRORS):
         if fault == "node":
             cluster.wait_for_nodes(1)  # the lost node is known to be lost before the rerun joins
-        actors = () if fault == "node" else ACTORS  # the default plan on the node left: one actor
-        run_driver(cluster, [*command, *actors, "--resume"], log, outcome, bound_s)
+        run_driver(cluster, [*command, *ACTORS, "--resume"], log, outcome, bound_s)
     outcome.classified = cluster.photos_classified()
     check_dest(dest, photos, broken, outcome)
     if fault == "crashloop" and outcome.exit_codes[0] != 1:

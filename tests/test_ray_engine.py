@@ -1,7 +1,8 @@
 """The Ray engine on a real local cluster (2 CPUs) with gendersort's real models: every file one row, equal to
 local classify's; photos read from and rows written to a real S3-compatible server on 127.0.0.1; a killed
-actor retried; the Dataset-in, Dataset-out function for users' own pipelines; CPUs left to reads and
-writes; an existing destination kept unless resumed or overwritten."""
+actor retried; the Dataset-in, Dataset-out function for users' own pipelines; a default pool that leaves
+a CPU to reads and writes, and a run that finishes when the actors hold every CPU; an existing destination
+kept unless resumed or overwritten."""
 
 from __future__ import annotations
 
@@ -146,12 +147,20 @@ def test_a_dataset_in_and_a_dataset_out(tree):
         assert {**row, "size": twin["size"], "mtime": twin["mtime"]} == twin
 
 
-def test_the_actors_leave_cpus_to_the_read_and_write_tasks():
+def test_a_pool_that_holds_every_cpu_still_reads_and_writes(tmp_path):
+    """As after a lost node, whose actors are started again on the nodes left and fill their CPUs: the read
+    and write tasks ask for no CPU, so they still run (while they asked for a quarter of one, the run waited
+    forever)."""
     assert plan_actors() == ActorPlan(actors=1, cpus=1, gpus=0), "2 CPUs: one for the actor, one for I/O"
-    with pytest.raises(BadOptionError, match="wait forever"):
-        plan_actors(actors=2, cpus=1)
+    with pytest.raises(BadOptionError, match="more than the cluster's 2 CPUs"):
+        plan_actors(actors=3, cpus=1)
     with pytest.raises(BadOptionError, match="GPU"):
         plan_actors(device="cuda")
+    photos = make_many(tmp_path / "few", 12)
+    dest = str(tmp_path / "results")
+    run = classify_to_parquet(str(photos), dest, actors=2, actor_cpus=1, photos_per_block=3, rows_per_file=3)
+    assert run.written.files == 12
+    assert parquet_rows(dest) == local_rows(photos)
 
 
 def test_an_existing_destination_is_kept_unless_resumed_or_overwritten(tmp_path):

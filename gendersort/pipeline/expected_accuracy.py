@@ -4,8 +4,9 @@
 The classifier's p_male is calibrated (the model card's reliability plot): of the faces it gives 0.9, about
 nine in ten are men. So the mean confidence, max(p, 1 - p), of a set of answers estimates their accuracy
 without a label, and the sum of 1 - confidence how many of them are wrong. The estimate holds on photos like
-those it was calibrated on and drifts where they differ (docs/accuracy.md says where it was measured). Every
-summary (classify, sort, report, evaluate) and benchmarks/expected_accuracy.py use this one module.
+those it was calibrated on and drifts where they differ (docs/expected-accuracy.md says where it was
+measured). Every summary (classify, sort, report, evaluate) and benchmarks/expected_accuracy.py use this
+one module.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import ray.data
 from gendersort.engines.ray.actor import PhotoClassifier
 from gendersort.engines.ray.listing import list_photos
 from gendersort.engines.ray.reading import fetch_batch
-from gendersort.engines.ray.resources import IO_CPUS, plan_actors
+from gendersort.engines.ray.resources import IO_CPUS, io_tasks, plan_actors
 from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.pipeline.api import BATCH_SIZE, check_options
 
@@ -36,12 +36,15 @@ def read_photos(source: str, *, recursive: bool = True, photos_per_block: int = 
 
 def photos_of(listing: pa.Table, filesystem: pafs.FileSystem, photos_per_block: int = PHOTOS_PER_BLOCK
               ) -> ray.data.Dataset:
-    """Listed files (schema.LISTING_SCHEMA) with their bytes, `photos_per_block` files per read task."""
+    """Listed files (schema.LISTING_SCHEMA) with their bytes, `photos_per_block` files per read task, a
+    bounded number of read tasks at once, asking for no CPU (resources.py)."""
     starts = range(0, listing.num_rows, photos_per_block)
     blocks = [listing.slice(start, photos_per_block) for start in starts]
-    return ray.data.from_arrow(blocks or [listing]).map_batches(
+    listed = ray.data.from_arrow(blocks or [listing])  # joins a cluster here if none is joined yet
+    return listed.map_batches(
         fetch_batch, fn_kwargs={"filesystem": filesystem}, batch_size=None, batch_format="pyarrow",
-        num_cpus=IO_CPUS, max_retries=TASK_RETRIES)
+        num_cpus=IO_CPUS, compute=ray.data.TaskPoolStrategy(size=min(io_tasks(), len(blocks) or 1)),
+        max_retries=TASK_RETRIES)
 
 
 def classify_dataset(photos: ray.data.Dataset, *, faces: str = "main", min_confidence: float = 0.0,
@@ -53,8 +56,8 @@ def classify_dataset(photos: ray.data.Dataset, *, faces: str = "main", min_confi
     `photos` needs `path` and `bytes` columns (read_photos', or read_binary_files(include_paths=True)'s);
     `size`, `mtime` and `error` are carried over when present. A file that cannot be read or decoded is an
     error row, never a failed dataset. `actors` and `actor_cpus` default to what the cluster holds, less
-    headroom for the read and write tasks (resources.py); with device="cuda" each actor asks for a GPU.
-    Each actor call classifies `photos_per_call` photos on the actor's threads, with the classifier
+    headroom for the read and write tasks and the driver (resources.py); with device="cuda" each actor asks
+    for a GPU. Each actor call classifies `photos_per_call` photos on the actor's threads, with the classifier
     `model` ("default" or "open", models/registry.py).
     """
     check_options(faces, min_confidence, batch_size)

@@ -21,7 +21,7 @@ from gendersort.engines.ray.cluster import LOCAL, connect, strict_datasets
 from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, TASK_RETRIES, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
 from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
-from gendersort.engines.ray.resources import IO_CPUS, plan_actors
+from gendersort.engines.ray.resources import IO_CPUS, io_tasks, plan_actors
 from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import DEFAULT_MODEL, model_path
@@ -97,7 +97,8 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
                                     actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
                                     photos_per_call=photos_per_block, model=model)
             rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
-                                ray_remote_args={"num_cpus": IO_CPUS, "max_retries": TASK_RETRIES})
+                                ray_remote_args={"num_cpus": IO_CPUS, "max_retries": TASK_RETRIES},
+                                concurrency=io_tasks())
             for path, error in count_new(run.written, dest_filesystem, root, done):
                 note(f"{path}: {error}")
     return run
