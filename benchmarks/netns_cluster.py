@@ -173,10 +173,10 @@ class TwoNodes:
         """SIGKILL every process of a node: the node is lost."""
         kill_all(self.node_pids(node))
 
-    def actor_pids(self) -> list[int]:
-        """The processes of the classifying actors, on either node."""
+    def actor_pids(self, *nodes: str) -> list[int]:
+        """The processes of the classifying actors, on the nodes named (on either node if none is)."""
         actors = []
-        for node in NODES:
+        for node in nodes or NODES:
             for pid in self.node_pids(node):
                 try:
                     if b"PhotoClassifier" in Path(f"/proc/{pid}/cmdline").read_bytes():

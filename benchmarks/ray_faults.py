@@ -4,14 +4,18 @@ and what each costs: the photos classified again and the seconds lost against a 
     python -m benchmarks.ray_faults                    # 2,000 photos, 3 runs of each fault
     python -m benchmarks.ray_faults --count 300 --runs 1 --faults node   # one fault, once
 
-One cluster (2 nodes of 2 logical CPUs; each run 2 actors of 1 CPU, the worker node started again when a
-run lost it) runs the baseline and then each fault in turn, --runs times. Each run has the photos of
-benchmarks/inputs.py ("500px") linked into a folder of its own with one corrupt photo added (so that every
-finished run has an error row, and exits 2), and one of these faults:
+One cluster (2 nodes of 2 logical CPUs; each run with the pool gendersort plans for it, 3 actors of 1 CPU
+spread over both nodes, the worker node started again when a run lost it) runs the baseline and then each
+fault in turn, --runs times. Each run has the photos of benchmarks/inputs.py ("500px") linked into a folder
+of its own with one corrupt photo added (so that every finished run has an error row, and exits 2), and
+one of these faults:
 
 - none: the baseline, run first in each round (a first run before them sets the hang bound);
 - node: once a quarter of the rows are in DEST, every process of the worker node is SIGKILLed (its raylet,
-  object store, agents and workers: the node is lost, and stays lost);
+  object store, agents and workers: the node is lost, and stays lost). It must hold an actor then (a
+  problem otherwise); the actors it held are counted, and those of them that find no free CPU on the node
+  left (its CPUs less those of its own actors) to start again on at once. The run must go on with the
+  actors left and finish without a `--resume` (exit 2);
 - actor: at the same point, one classifying actor's process is SIGKILLed;
 - driver: at the same point, the driver is SIGKILLed;
 - photos: as soon as the driver has listed the photos, the last three are deleted and the three before them
@@ -24,18 +28,18 @@ finished run has an error row, and exits 2), and one of these faults:
   `--resume`, without the fault, finish it.
 
 A run that has not ended within the hang bound is killed and counted as hung. A run that did not finish
-(killed, or exit 1) is followed by one `--resume` with the same plan (after a lost node, its 2 actors
-fill the node left, and the read and write tasks, which ask for no CPU, still run). Then DEST is checked:
-every listed photo has exactly one row, error rows are those of the corrupt and broken photos only, every
-part file reads whole, and the exit codes are those the README documents (2 when DEST holds error rows,
-first run or resumed). Photos classified are counted by the cluster's counting hook; photos redone are
-those beyond one per photo.
+(killed, or exit 1) is followed by one `--resume`, whose pool is planned for the cluster as it is then
+(after a lost node, for the node left). Then DEST is checked: every listed photo has exactly one row, error
+rows are those of the corrupt and broken photos only, every part file reads whole, and the exit codes are
+those the README documents (2 when DEST holds error rows, first run or resumed). Photos classified are
+counted by the cluster's counting hook; photos redone are those beyond one per photo.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -56,7 +60,7 @@ FAULTS = ("none", "node", "actor", "driver", "photos", "crashloop")
 CORRUPT = "0-corrupt.jpg"  # first in the walk: its error row is in the first part file
 BROKEN = 3  # photos deleted, and as many truncated, by the "photos" fault
 NO_PROGRESS_S = 90  # the crash loop's driver stops after this long without progress (the engine's: 600 s)
-ACTORS = ("--actors", "2", "--actor-cpus", "1")
+PLAN = re.compile(r"(\d+) actors? of (\d+) CPU")  # the driver's note on its pool
 EXIT_FILE_ERRORS = 2
 POLL_S = 0.1
 
@@ -73,6 +77,8 @@ class Outcome:
     fault_at_s: float = 0.0
     lost_s: float = 0.0  # against the round's run without a fault
     hung: bool = False
+    actors_lost: int = 0  # with the node, the node fault's
+    actors_waiting: int = 0  # of those, the ones the node left had no free CPU for
     problems: list[str] = field(default_factory=list)
     stderr: str = ""
 
@@ -126,12 +132,11 @@ def fault_now(fault: str, dest: Path, stderr: Path, count: int) -> bool:
     return rows_written(dest) >= count // 4
 
 
-def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list[Path]) -> set[str]:
+def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list[Path], stderr: Path,
+           outcome: Outcome) -> set[str]:
     """The fault; the photos it broke."""
     if fault == "node":
-        if not any(pid in cluster.actor_pids() for pid in cluster.node_pids("worker")):
-            raise RuntimeError("no actor on the worker node when it was to be lost")
-        cluster.kill_node("worker")
+        lose_worker(cluster, stderr, outcome)
     elif fault == "actor":
         actors = cluster.actor_pids()
         if not actors:
@@ -145,6 +150,18 @@ def inject(fault: str, cluster: TwoNodes, driver: subprocess.Popen, photos: list
     elif fault == "photos":
         return break_photos(photos)
     return set()
+
+
+def lose_worker(cluster: TwoNodes, stderr: Path, outcome: Outcome) -> None:
+    """The worker node lost, its actors counted first, and those that cannot start again at once."""
+    outcome.actors_lost = len(cluster.actor_pids("worker"))
+    if not outcome.actors_lost:
+        outcome.problems.append("the worker node held no actor when it was lost")
+    planned = PLAN.search(stderr.read_text(errors="replace"))
+    cpus = int(planned.group(2)) if planned else 1
+    free = cluster.cpus - cpus * len(cluster.actor_pids("head"))
+    outcome.actors_waiting = max(0, outcome.actors_lost - free // cpus)
+    cluster.kill_node("worker")
 
 
 def run_driver(cluster: TwoNodes, command: list[str], stderr: Path, outcome: Outcome, bound_s: float,
@@ -163,7 +180,7 @@ def run_driver(cluster: TwoNodes, command: list[str], stderr: Path, outcome: Out
         while driver.poll() is None and time.monotonic() - started < bound_s:
             if shot and fault_now(fault, dest, stderr, outcome.photos):
                 outcome.fault_at_s = time.monotonic() - started
-                broken |= inject(fault, cluster, driver, photos)
+                broken |= inject(fault, cluster, driver, photos, stderr, outcome)
                 shot = False
             time.sleep(POLL_S)
         if driver.poll() is None:
@@ -230,13 +247,16 @@ def run_fault(cluster: TwoNodes, fault: str, source: Path, bound_s: float) -> Ou
                "--ray-address", cluster.address, "--out", str(dest), "--rows-per-file",
                str(max(10, len(photos) // 20))]
     log = work / "driver.err"
-    broken = run_driver(cluster, [*command, *ACTORS], log, outcome, bound_s, fault, dest, photos)
+    broken = run_driver(cluster, command, log, outcome, bound_s, fault, dest, photos)
     if outcome.exit_codes[-1] not in (0, EXIT_FILE_ERRORS):
         if fault == "node":
             cluster.wait_for_nodes(1)  # the lost node is known to be lost before the rerun joins
-        run_driver(cluster, [*command, *ACTORS, "--resume"], log, outcome, bound_s)
+        run_driver(cluster, [*command, "--resume"], log, outcome, bound_s)
     outcome.classified = cluster.photos_classified()
     check_dest(dest, photos, broken, outcome)
+    if fault == "node" and outcome.exit_codes[0] != EXIT_FILE_ERRORS:
+        outcome.problems.append(f"exit {outcome.exit_codes[0]} after the node loss: the run was to go on "
+                                f"with the actors left and finish (exit {EXIT_FILE_ERRORS})")
     if fault == "crashloop" and outcome.exit_codes[0] != 1:
         outcome.problems.append(f"exit {outcome.exit_codes[0]} in a crash loop: the run was to stop after "
                                 f"{NO_PROGRESS_S} s without progress (exit 1)")
@@ -249,8 +269,10 @@ def describe(outcome: Outcome, baseline_s: float) -> str:
     codes = " then ".join(str(code) for code in outcome.exit_codes)
     verdict = "ok" if not outcome.problems else "FAILED: " + "; ".join(outcome.problems)
     lost = outcome.total_s - baseline_s
+    actors = (f"; {outcome.actors_lost} actor(s) lost, {outcome.actors_waiting} without a free CPU"
+              if outcome.fault == "node" else "")
     return (f"{outcome.fault:<9} exit {codes:<10} {outcome.total_s:6.1f} s ({lost:+6.1f} s lost; fault at "
-            f"{outcome.fault_at_s:5.1f} s) {outcome.redone:5d} photos redone   {verdict}")
+            f"{outcome.fault_at_s:5.1f} s) {outcome.redone:5d} photos redone{actors}   {verdict}")
 
 
 def error_lines(text: str) -> str:
@@ -279,7 +301,9 @@ def main() -> None:
         if first.problems:
             sys.exit(describe(first, first.total_s) + "\n" + last_lines(first.stderr, 20))
         bound_s = 2 * first.total_s + 60
-        print(f"{first.photos} photos, 2 nodes x 2 CPUs, 2 actors x 1 CPU; first run "
+        planned = PLAN.search(first.stderr)
+        pool = f"{planned.group(1)} actors x {planned.group(2)} CPU" if planned else "pool unknown"
+        print(f"{first.photos} photos, 2 nodes x {cluster.cpus} CPUs, {pool}; first run "
               f"{first.total_s:.1f} s; "
               f"hang bound {bound_s:.0f} s per driver run; {os.cpu_count()} cores, load "
               f"{os.getloadavg()[0]:.1f}", flush=True)

@@ -1,8 +1,9 @@
 """The Ray engine on a real local cluster (2 CPUs) with gendersort's real models: every file one row, equal to
 local classify's; photos read from and rows written to a real S3-compatible server on 127.0.0.1; a killed
 actor retried; the Dataset-in, Dataset-out function for users' own pipelines; a default pool that leaves
-a CPU to reads and writes, and a run that finishes when the actors hold every CPU; an existing destination
-kept unless resumed or overwritten."""
+a CPU to reads and writes, a run that finishes when the actors hold every CPU, and an actor that fits on no
+node refused; a small job cut so that every actor gets blocks; an existing destination kept unless resumed
+or overwritten."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import ray.data  # noqa: E402
 from gendersort.cli import app  # noqa: E402
 from gendersort.engines.ray import RESULT_SCHEMA, classify_dataset, read_photos  # noqa: E402
 from gendersort.engines.ray.job import classify_to_parquet  # noqa: E402
-from gendersort.engines.ray.resources import ActorPlan, plan_actors  # noqa: E402
+from gendersort.engines.ray.resources import BLOCKS_PER_ACTOR, ActorPlan, block_photos, plan_actors  # noqa: E402
 from gendersort.errors import BadOptionError, FatalError  # noqa: E402
 from gendersort.outputs.parquet_parts import dest_files  # noqa: E402
 from gendersort.outputs.writers import OutputExistsError  # noqa: E402
@@ -154,6 +155,8 @@ def test_a_pool_that_holds_every_cpu_still_reads_and_writes(tmp_path):
     assert plan_actors() == ActorPlan(actors=1, cpus=1, gpus=0), "2 CPUs: one for the actor, one for I/O"
     with pytest.raises(BadOptionError, match="more than the cluster's 2 CPUs"):
         plan_actors(actors=3, cpus=1)
+    with pytest.raises(BadOptionError, match="fits on no node of the cluster \\(the largest has 2 CPUs\\)"):
+        plan_actors(actors=1, cpus=3)  # it would wait for good, as a resumed run's after a lost node would
     with pytest.raises(BadOptionError, match="GPU"):
         plan_actors(device="cuda")
     photos = make_many(tmp_path / "few", 12)
@@ -161,6 +164,19 @@ def test_a_pool_that_holds_every_cpu_still_reads_and_writes(tmp_path):
     run = classify_to_parquet(str(photos), dest, actors=2, actor_cpus=1, photos_per_block=3, rows_per_file=3)
     assert run.written.files == 12
     assert parquet_rows(dest) == local_rows(photos)
+
+
+def test_a_small_job_is_cut_so_that_every_actor_gets_blocks():
+    """150 photos on 3 actors in blocks of 64 are 3 blocks: Ray Data lets an actor go once no block is left
+    for it, and a quarter of the way in only one or two were still busy. Cut smaller, each gets several."""
+    assert block_photos(150, 3, 64) == 12
+    assert block_photos(100_000, 3, 64) == 64, "a large job keeps the largest blocks"
+    assert block_photos(2, 4, 64) == 1
+    for photos in (1, 7, 150, 500, 1001):
+        for actors in (1, 3, 16):
+            size = block_photos(photos, actors, 64)
+            assert 1 <= size <= 64
+            assert -(-photos // size) >= min(photos, actors * BLOCKS_PER_ACTOR)
 
 
 def test_an_existing_destination_is_kept_unless_resumed_or_overwritten(tmp_path):

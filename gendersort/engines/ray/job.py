@@ -21,7 +21,7 @@ from gendersort.engines.ray.cluster import LOCAL, connect, strict_datasets
 from gendersort.engines.ray.dataset import PHOTOS_PER_BLOCK, TASK_RETRIES, classify_dataset, photos_of
 from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
 from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
-from gendersort.engines.ray.resources import IO_CPUS, io_tasks, plan_actors
+from gendersort.engines.ray.resources import IO_CPUS, block_photos, io_tasks, plan_actors
 from gendersort.errors import BadOptionError
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import DEFAULT_MODEL, model_path
@@ -53,14 +53,15 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
                         faces: str = "main", min_confidence: float = 0.0, device: str = "auto",
                         recursive: bool = True, batch_size: int = BATCH_SIZE, actors: int | None = None,
                         actor_cpus: int | None = None, rows_per_file: int = ROWS_PER_FILE,
-                        photos_per_block: int = PHOTOS_PER_BLOCK, model: str = DEFAULT_MODEL,
+                        photos_per_block: int | None = None, model: str = DEFAULT_MODEL,
                         address: str = LOCAL, note: Callable[[str], None] = print) -> RayRun:
     """Classify every photo under `source` (a folder or URI) into the Parquet dataset `dest`.
 
     Joins the cluster at `address` unless this process has joined one already, and only when there is
     something to do. An existing `dest` needs `resume` (do what is missing) or `overwrite`. `note` gets
     a line on what is done already and what is left. `model` names the classifier (models/registry.py); a
-    photo is done when DEST has a row of it by that model's version.
+    photo is done when DEST has a row of it by that model's version. `photos_per_block` defaults to
+    PHOTOS_PER_BLOCK, fewer in a job too small to give every actor several blocks (resources.block_photos).
     """
     if resume and overwrite:
         raise BadOptionError("--resume and --overwrite contradict each other; choose one")
@@ -92,10 +93,11 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
             note(f"{counted(todo.num_rows, 'file')} to classify on Ray: {counted(plan.actors, 'actor')} of "
                  f"{counted(plan.cpus, 'CPU')}{' and a GPU' if plan.gpus else ''}")
             dest_filesystem.create_dir(root, recursive=True)
-            photos = photos_of(todo, filesystem, photos_per_block)
+            per_block = photos_per_block or block_photos(todo.num_rows, plan.actors, PHOTOS_PER_BLOCK)
+            photos = photos_of(todo, filesystem, per_block)
             rows = classify_dataset(photos, faces=faces, min_confidence=min_confidence, device=device,
                                     actors=plan.actors, actor_cpus=plan.cpus, batch_size=batch_size,
-                                    photos_per_call=photos_per_block, model=model)
+                                    photos_per_call=per_block, model=model)
             rows.write_datasink(ParquetSink(dest_filesystem, root, rows_per_file),
                                 ray_remote_args={"num_cpus": IO_CPUS, "max_retries": TASK_RETRIES},
                                 concurrency=io_tasks())
