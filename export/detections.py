@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from export.common import cache_arguments, labelled_images, missing_outputs, save_npz
-from gendersort.faces.detector import FaceDetector
+from gendersort.faces.detector import DETECTOR_PATH, FaceDetector
 from gendersort.photos.imaging import load_upright
 
 _detector: FaceDetector | None = None
 
 
-def _init_worker() -> None:
+def _init_worker(detector_path: Path, quantized: bool) -> None:
     global _detector
-    _detector = FaceDetector(device="cpu", threads=1)
+    _detector = FaceDetector(device="cpu", threads=1, model_path=detector_path, quantized=quantized)
 
 
 def largest_face(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -39,10 +39,10 @@ def largest_face(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return faces[0].keypoints.astype(np.float32), np.array(faces[0].box, np.float32)
 
 
-def detect_split(name: str, split: str, out_file: Path, workers: int) -> None:
+def detect_split(name: str, split: str, out_file: Path, workers: int, detector: tuple[Path, bool]) -> None:
     items = labelled_images(name, split)
     start = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=detector) as pool:
         found = list(pool.map(largest_face, [path for path, _ in items], chunksize=64))
     keypoints = np.stack([points for points, _ in found])
     save_npz(out_file, paths=np.array([str(path) for path, _ in items]),
@@ -57,9 +57,12 @@ def detect_split(name: str, split: str, out_file: Path, workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cache_arguments(parser, "build/detections")
+    parser.add_argument("--detector", type=Path, default=DETECTOR_PATH, help="the face detector's ONNX graph")
+    parser.add_argument("--float", action="store_true",
+                        help="the float graph even where an int8 one lies beside it (the CPU's default)")
     args = parser.parse_args()
     for name, split, out_file in missing_outputs(args.out, args.sets, args.splits):
-        detect_split(name, split, out_file, args.workers)
+        detect_split(name, split, out_file, args.workers, (args.detector, not args.float))
 
 
 if __name__ == "__main__":

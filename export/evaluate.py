@@ -30,6 +30,7 @@ from PIL import Image
 
 from export.common import LABELLED_SETS, labelled_images, set_root
 from export.degrade import KINDS, face_thumbnail_factor, greyscale, sepia, thumbnail
+from gendersort.faces.detector import DETECTOR_PATH
 from gendersort.labels import LABELS
 from gendersort.models.classifier import CLASSIFIER_PATH
 from gendersort.photos.imaging import load_upright
@@ -48,9 +49,11 @@ _shrink = 1.0
 _degrade = ""
 
 
-def _init_worker(classifier_path: Path, shrink: float, degrade: str) -> None:
+def _init_worker(classifier_path: Path, detector_path: Path, quantized: bool, shrink: float,
+                 degrade: str) -> None:
     global _analyzer, _shrink, _degrade
-    _analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=classifier_path)
+    _analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=classifier_path,
+                             detector_path=detector_path, quantized=quantized)
     _shrink = shrink
     _degrade = degrade
 
@@ -186,11 +189,12 @@ def evaluate_set(name: str, args: argparse.Namespace) -> dict:
     eyes = (eye_distances(name, paths, args.detections) if args.degrade == "thumbnail"
             else [float("nan")] * len(paths))
     start = time.perf_counter()
-    setup = (args.model, args.shrink, args.degrade)
+    setup = (args.model, args.detector, not args.float, args.shrink, args.degrade)
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=setup) as pool:
         p_male = np.array(list(pool.map(p_male_of_largest_face, zip(paths, eyes, strict=True), chunksize=64)))
     elapsed = time.perf_counter() - start
-    report = {"set": name, "split": "val", "model": str(args.model), "shrink": args.shrink,
+    report = {"set": name, "split": "val", "model": str(args.model), "detector": str(args.detector),
+              "shrink": args.shrink,
               "degrade": args.degrade or None, "images": len(items), "images_per_s": len(items) / elapsed,
               "all": score(items, p_male),
               **grouped(items, p_male)}
@@ -214,6 +218,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH, help="the gender ONNX model")
+    parser.add_argument("--detector", type=Path, default=DETECTOR_PATH, help="the face detector's ONNX model")
+    parser.add_argument("--float", action="store_true",
+                        help="the float graphs even where int8 ones lie beside them (the CPU's default)")
     parser.add_argument("--name", help="file name stem of the outputs (one set only; default: the set's)")
     parser.add_argument("--shrink", type=float, default=1.0,
                         help="shrink every image this many times first (faces smaller than the crops')")

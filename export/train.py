@@ -363,7 +363,7 @@ def train(args: argparse.Namespace) -> Path:
     if done and not carried:
         model.load_weights(last_path)
         print(f"resuming after epoch {done} from {last_path}", flush=True)
-    elif args.init:
+    elif args.init and not carried:  # the carried weights, not the start's, continue the run
         model.load_weights(args.init)
         print(f"starting from the weights of {args.init}", flush=True)
     best_checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="rule_score",

@@ -126,8 +126,9 @@ class FaceDetector:
                  score_threshold: float = SCORE_THRESHOLD, min_face_size: float = MIN_FACE_SIZE,
                  pad_fraction: float = PAD_FRACTION, tile_above: int = TILE_ABOVE,
                  tile_grid: int = TILE_GRID, turned_look_degrees: tuple[float, ...] = TURNED_LOOK_DEGREES,
-                 model_path: Path = DETECTOR_PATH) -> None:
-        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH)
+                 model_path: Path = DETECTOR_PATH, quantized: bool = True) -> None:
+        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH,
+                               quantized=quantized)
         meta = self.model.metadata
         self.input_size = int(meta["input_size"])
         self.keypoint_names: list[str] = json.loads(meta["keypoints"])

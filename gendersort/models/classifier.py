@@ -21,8 +21,9 @@ class GenderClassifier:
     """Reads its contract (chip geometry, label order, version, terms) from the model's own metadata."""
 
     def __init__(self, device: str = "auto", threads: int | None = None,
-                 model_path: Path = CLASSIFIER_PATH) -> None:
-        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH)
+                 model_path: Path = CLASSIFIER_PATH, quantized: bool = True) -> None:
+        self.model = OnnxModel(model_path, device=device, threads=threads, cuda_batch=CUDA_BATCH,
+                               quantized=quantized)
         meta = self.model.metadata
         labels = tuple(json.loads(meta["labels"]))
         if set(labels) != set(LABELS):

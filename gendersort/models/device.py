@@ -84,9 +84,11 @@ def load_cuda_libraries() -> None:
         runtime().preload_dlls()
 
 
-def open_session(path: Path, options: Any, device: str, batch: int = 1) -> tuple[Any, str | None]:
+def open_session(path: Path, options: Any, device: str, batch: int = 1,
+                 cpu_path: Path | None = None) -> tuple[Any, str | None]:
     """A session of the model at `path` on `device`, and why it is not on CUDA where auto could not get
     CUDA (else None). On CUDA it has run once on `batch` zero inputs (cuDNN loads at the first run).
+    Where the session ends on the CPU, it runs `cpu_path` instead when given (the int8 graph).
 
     Raises DeviceUnavailableError, saying why, when cuda was asked for and the session did not get it.
     """
@@ -96,16 +98,19 @@ def open_session(path: Path, options: Any, device: str, batch: int = 1) -> tuple
     if not debugging():
         options.log_severity_level = FATAL_ONLY
     session, failure = None, None
+    cpu_path = cpu_path or path
     if device != "cpu" and CUDA in ort.get_available_providers():
         session, failure = cuda_session(path, options, batch)
         if session is not None and CUDA in session.get_providers():
             return session, None
     if device == "cpu":
-        return cpu_session(path, options), None
+        return cpu_session(cpu_path, options), None
     why = why_not_cuda(failure)
     if device == "cuda":
         raise DeviceUnavailableError(f"--device cuda was asked for, but {why}")
-    return session or cpu_session(path, options), None if cpu_build_only() else why
+    if session is None or cpu_path != path:
+        session = cpu_session(cpu_path, options)
+    return session, None if cpu_build_only() else why
 
 
 def cpu_build_only() -> bool:

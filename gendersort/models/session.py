@@ -7,29 +7,39 @@ from pathlib import Path
 
 import numpy as np
 
-from gendersort.models.device import CUDA, open_session, runtime
+from gendersort.models.device import CPU, CUDA, open_session, runtime
 
 MODELS_DIR = Path(__file__).resolve().parent
+
+
+def quantized_path(path: Path) -> Path:
+    """Where the int8 graph of a float graph lies, if it has one: beside it (export/quantize.py). The CPU
+    runs it; CUDA keeps the float graph."""
+    return path.with_name(f"{path.name.removesuffix('.onnx')}.int8.onnx")
 
 
 class OnnxModel:
     """One inference session, created once, and the model's metadata (its contract with the runtime).
 
-    On CUDA every run has the same batch size, `cuda_batch` (the input cut into such batches, the last
-    one padded): cuDNN searches for its convolution algorithms once per input shape, so a shape that
-    changes with every photo would search again and again.
+    On the CPU the int8 graph beside `path` runs where there is one (quantized_path), unless `quantized` is
+    False (exports measuring the float graph). On CUDA every run has the same batch size, `cuda_batch` (the
+    input cut into such batches, the last one padded): cuDNN searches for its convolution algorithms once
+    per input shape, so a shape that changes with every photo would search again and again.
     """
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None,
-                 cuda_batch: int | None = None) -> None:
+                 cuda_batch: int | None = None, quantized: bool = True) -> None:
         ort = runtime()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
-        self.path = Path(path)
+        int8_path = quantized_path(Path(path))
+        cpu_path = int8_path if quantized and int8_path.is_file() else Path(path)
         # without_cuda: why the model is not on CUDA, where auto could not get it (models/device.py)
-        self.session, self.without_cuda = open_session(self.path, options, device, batch=cuda_batch or 1)
+        self.session, self.without_cuda = open_session(Path(path), options, device, batch=cuda_batch or 1,
+                                                       cpu_path=cpu_path)
+        self.path = cpu_path if self.provider == CPU else Path(path)  # the graph that runs
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self.input_names = [given.name for given in self.session.get_inputs()]
         self.fixed_batch = cuda_batch if self.provider == CUDA else None

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from gendersort.faces.align import face_chips
-from gendersort.faces.detector import FaceDetector
+from gendersort.faces.detector import DETECTOR_PATH, FaceDetector
 from gendersort.faces.face import Face
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
@@ -25,9 +25,12 @@ class FaceAnalyzer:
     """The two models together, created once and reused for every photo."""
 
     def __init__(self, device: str = "auto", threads: int | None = None,
-                 classifier_path: Path = CLASSIFIER_PATH) -> None:
-        self.detector = FaceDetector(device=device, threads=threads)
-        self.classifier = GenderClassifier(device=device, threads=threads, model_path=classifier_path)
+                 classifier_path: Path = CLASSIFIER_PATH, detector_path: Path = DETECTOR_PATH,
+                 quantized: bool = True) -> None:
+        self.detector = FaceDetector(device=device, threads=threads, model_path=detector_path,
+                                     quantized=quantized)
+        self.classifier = GenderClassifier(device=device, threads=threads, model_path=classifier_path,
+                                           quantized=quantized)
 
     def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> FaceChips:
         """The chips the classifier takes of faces found in an image (or in the image `reduction` times as

@@ -1,0 +1,140 @@
+"""int8 versions of the shipped graphs for the CPU: static quantization with onnxruntime, calibrated on real
+inputs (issue #26).
+
+    python -m export.quantize classifier gendersort/models/gender.onnx      # -> gender.int8.onnx beside it
+    python -m export.quantize detector gendersort/models/face_detector.onnx \
+        --exclude regressor_face_4,classifier_face_4                      # its output layers kept float
+
+The classifier is calibrated on chips the runtime's own detector and aligner cut (export/chips.py's context
+chips, centre crop), the detector on the views it looks through (faces/detector.py) of real photos; both
+from the train parts, so that the val parts that decide whether the CPU may run the int8 graph
+(export/quantized_accuracy.py) were not used to fit it. Weights are quantized per channel, activations per
+tensor, with min-max ranges. The int8 graph keeps the float graph's metadata, its model_version marked
+`-int8`, so every row says which ran (gendersort/models/session.py runs it on the CPU when it lies beside
+the float graph). What was tried and what it cost: docs/benchmarks.md, "int8 on the CPU".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
+
+from export.common import LABELLED_SETS, centre_crop, labelled_images, set_stem
+from gendersort.faces.detector import FaceDetector, render_view
+from gendersort.models.session import quantized_path
+from gendersort.photos.imaging import Photo, load_upright
+
+FORMATS = {"qoperator": QuantFormat.QOperator, "qdq": QuantFormat.QDQ}
+CALIBRATION_BATCH = 32
+SEED = 26
+
+
+class Batches(CalibrationDataReader):
+    """Feeds onnxruntime's calibrator one input batch at a time."""
+
+    def __init__(self, input_name: str, inputs: np.ndarray) -> None:
+        self.batches = iter([{input_name: inputs[start:start + CALIBRATION_BATCH]}
+                             for start in range(0, len(inputs), CALIBRATION_BATCH)])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self.batches, None)
+
+
+def chips_for_calibration(sets: list[str], chips_dir: Path, per_set: int) -> np.ndarray:
+    """`per_set` chips of each set's train part, drawn at random, as the classifier takes them."""
+    rng = np.random.default_rng(SEED)
+    drawn = []
+    for name in sets:
+        with np.load(chips_dir / f"{set_stem(name)}-train.npz") as data:
+            chips, margin = data["chips"], int(data["margin"])
+            picked = rng.choice(len(chips), min(per_set, len(chips)), replace=False)
+            drawn.append(centre_crop(chips[np.sort(picked)], margin))
+    return np.ascontiguousarray(np.concatenate(drawn))
+
+
+def views_for_calibration(sets: list[str], per_set: int) -> np.ndarray:
+    """The detector's views of `per_set` photos of each set's train part, drawn at random: padded whole,
+    whole and, for large photos, tiles, rendered as the detector renders them."""
+    rng = np.random.default_rng(SEED)
+    detector = FaceDetector(device="cpu", threads=1, quantized=False)
+    views = []
+    for name in sets:
+        items = labelled_images(name, "train")
+        for index in np.sort(rng.choice(len(items), min(per_set, len(items)), replace=False)):
+            photo = Photo.whole(load_upright(items[index][0]))
+            views += [render_view(photo.image, view, detector.input_size)
+                      for view in detector.views_for(*photo.full_size)]
+    return np.stack(views)
+
+
+def quantize(float_path: Path, inputs: np.ndarray, out_path: Path, calibrated_on: str, form: str,
+             operators: list[str] | None, kept_float: list[str]) -> None:
+    """Writes the int8 graph of `float_path` (`form`: FORMATS; `operators`: the types quantized, None for
+    every one onnxruntime can; `kept_float`: nodes left as they are), calibrated on `inputs`, with the
+    float graph's metadata."""
+    original = onnx.load(str(float_path))
+    input_name = original.graph.input[0].name
+    with tempfile.TemporaryDirectory() as scratch:
+        prepared = Path(scratch) / "prepared.onnx"
+        quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(out_path), Batches(input_name, inputs),
+                        quant_format=FORMATS[form], op_types_to_quantize=operators,
+                        nodes_to_exclude=kept_float,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+    quantized = onnx.load(str(out_path))
+    metadata = {prop.key: prop.value for prop in original.metadata_props}
+    float_version = metadata.get("model_version", float_path.stem)
+    metadata["model_version"] = f"{float_version}-int8"
+    metadata["quantized"] = json.dumps({
+        "from": float_version, "format": f"{form}, weights int8 per channel, activations uint8 per tensor",
+        "operators": operators or "all", "kept_float": kept_float, "calibration": calibrated_on,
+        "method": "MinMax"})
+    onnx.helper.set_model_props(quantized, metadata)
+    onnx.save(quantized, str(out_path))
+    sizes = f"{out_path.stat().st_size / 1e6:.1f} MB (float {float_path.stat().st_size / 1e6:.1f} MB)"
+    print(f"{out_path}: {sizes}, version {metadata['model_version']}, calibrated on {calibrated_on}",
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["classifier", "detector"])
+    parser.add_argument("model", type=Path, help="the float ONNX graph")
+    parser.add_argument("sets", nargs="*", default=list(LABELLED_SETS), help="whose train parts calibrate")
+    parser.add_argument("--out", type=Path, help="default: the float graph's path, .int8.onnx")
+    parser.add_argument("--chips", type=Path, default=Path("build/chips/context"),
+                        help="export/chips.py's context chips (the classifier's calibration)")
+    parser.add_argument("--per-set", type=int, default=200, help="train-part inputs per set")
+    parser.add_argument("--format", choices=FORMATS, default="qoperator")
+    parser.add_argument("--operators", help="comma-separated operator types to quantize (default: all)")
+    parser.add_argument("--exclude", default="", help="comma-separated node names kept float")
+    args = parser.parse_args()
+    if args.kind == "classifier":
+        inputs = chips_for_calibration(args.sets, args.chips, args.per_set)
+        described = f"{len(inputs)} chips, {args.per_set} per train part of {', '.join(args.sets)}"
+    else:
+        inputs = views_for_calibration(args.sets, args.per_set)
+        described = (f"{len(inputs)} detector views of {args.per_set} photos per train part of "
+                     f"{', '.join(args.sets)}")
+    operators = args.operators.split(",") if args.operators else None
+    kept_float = [name for name in args.exclude.split(",") if name]
+    quantize(args.model, inputs, args.out or quantized_path(args.model), described, args.format, operators,
+             kept_float)
+
+
+if __name__ == "__main__":
+    main()
