@@ -133,8 +133,10 @@ def kill_midway(command: list[str], watched: Path, lines: int, timeout: float = 
 
 def interrupt_midway(command: list[str], watched: Path, lines: int, timeout: float = 120) -> tuple[int, str]:
     """Start a gendersort run and send it Ctrl-C's SIGINT once `watched` holds `lines` lines; its exit code
-    and stderr."""
-    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    and stderr. The run gets Ctrl-C's default handling even where the tests were started in the background
+    (a shell's `&` starts them ignoring SIGINT, and the ignoring is inherited)."""
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_lines(watched, lines, timeout)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
