@@ -3,7 +3,8 @@
 - "12mp": 4000 x 3000 camera-like JPEGs (quality 92, a little sensor grain so that the file holds as
   many bytes as a camera's, 2-3 MB) made from ../shared/data/dlib-faces' group photos and the shipped
   fixture photos, each source cropped, mirrored and shifted differently per copy;
-- "500px": the same photos and variants at 500 px on the longer side (quality 90);
+- "500px" and "250px": the same photos and variants at 500 or 250 px on the longer side (quality 90),
+  250 px as news sites' small photos are;
 - "crops": tight face crops from ../shared/data/celeba-gender/val, half male, half female, beyond the
   11,649 there mirrored (re-encoded) copies.
 
@@ -23,10 +24,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIXTURE_PHOTOS = ("astronaut.png", "camera.png")
-KINDS = ("12mp", "500px", "crops")
+KINDS = ("12mp", "500px", "250px", "crops")
 FOLDER_SIZE = 500
 LARGE = (4000, 3000)
-SMALL_SIDE = 500
+SMALL_SIDES = {"500px": 500, "250px": 250}  # the longer side of the small kinds
 GRAIN = 3.0  # standard deviation of the added luminance noise, in 8-bit levels
 
 
@@ -63,8 +64,8 @@ def camera_like(image: Image.Image, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
 
 
-def small(image: Image.Image) -> Image.Image:
-    scale = SMALL_SIDE / max(image.size)
+def small(image: Image.Image, side: int) -> Image.Image:
+    scale = side / max(image.size)
     return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
 
 
@@ -73,7 +74,7 @@ def write_photo(kind: str, source: Path, index: int, target: Path) -> None:
     if kind == "12mp":
         camera_like(image, seed=index).save(target, quality=92)
     else:
-        small(image).save(target, quality=90)
+        small(image, SMALL_SIDES[kind]).save(target, quality=90)
 
 
 def write_crop(source: Path, mirrored: bool, target: Path) -> None:

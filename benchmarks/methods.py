@@ -7,7 +7,7 @@ METHOD is one of:
 - decode-full: decoding every pixel, in the same threads;
 - naive: the same ONNX models called on one photo at a time, decoded whole, looking for the largest
   face as classify does (FaceAnalyzer.analyze);
-- finer: how often the chip of the largest face needs a finer decode than detection, and its cost;
+- finer: how often the chip of the main face needs a finer decode than detection, and its cost;
 - keras: the seeds' way, a Keras MobileNetV2 classifier (export.train.build_model, ImageNet weights),
   each photo decoded whole, resized to its input and passed to model.predict on its own.
 
@@ -62,19 +62,19 @@ def naive() -> Stream:
 
 
 def finer_decodes(files: list[FoundFile], seconds: float) -> dict[str, object]:
-    """Photos whose largest face is too small in the detection decode for a sharp chip (as PhotoReader
-    decides), and the seconds spent decoding those again, finer."""
+    """Photos whose main face is too small in the detection decode for a sharp chip (as PhotoReader
+    decides), and the seconds spent decoding those again, finer (down to the rows its chip reaches)."""
     reader = PhotoReader(shared_analyzer("cpu"), every_face=False)
     geometry = reader.analyzer.classifier.geometry
     start, count, finer, finer_seconds = time.perf_counter(), 0, 0, 0.0
     for item in files:
         photo, _ = load(item, reader.detection_scale)
         if photo is not None:
-            largest = reader.analyzer.detector.detect_photo(photo, main_only=True)[:1]
-            needed = chip_reduction(largest, geometry)
+            main = reader.analyzer.detector.detect_photo(photo, main_only=True)[:1]
+            needed = chip_reduction(main, geometry)
             if needed < photo.reduction:
                 decode_start = time.perf_counter()
-                load(item, lambda size, needed=needed: needed)
+                load(item, lambda size, needed=needed: needed, reader.analyzer.chips_box(main, needed))
                 finer, finer_seconds = finer + 1, finer_seconds + time.perf_counter() - decode_start
         count += 1
         if time.perf_counter() - start >= seconds:

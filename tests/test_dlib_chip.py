@@ -3,12 +3,14 @@ wrote (export/dlib_chip_fixture.py), and the keypoint map that puts dlib's landm
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from export.keypoint_map import SECOND_CHIP_JSON, PartFaces, fit_map, in_eye_frame
-from gendersort.faces.align import CHIP_GEOMETRY, face_chips
+from gendersort.faces.align import CHIP_GEOMETRY, chips_box, face_chips
 from gendersort.faces.detector import FaceDetector
 from gendersort.faces.dlib_chip import (
     DLIB_PIXEL_SHIFT,
@@ -128,3 +130,23 @@ def test_a_tiny_photo_gives_what_dlib_gives(spec):
     above = np.array([[-2, -60], [-4, -60], [-12, -60], [-10, -60], [-7, -40]], np.float64)
     for landmarks in (large, above):
         assert not extract_chip(image, chip_details(landmarks, spec)).any()
+
+
+@pytest.mark.parametrize("reduction", [1, 2])
+def test_both_chips_read_only_inside_their_box(spec, reduction):
+    """A finer decode of a band keeps only the part chips_box names: both chips cut from that part alone,
+    the face moved into its pixels, are those of the whole photo."""
+    image = load_upright(FIXTURES / "astronaut.png")
+    (face,) = FaceDetector(device="cpu", threads=1).detect(image)
+    scaled = image.resize((image.width // reduction, image.height // reduction), Image.Resampling.BOX)
+    x0, y0, x1, y1 = chips_box(face, CHIP_GEOMETRY, spec, reduction)
+    left, top = max(math.floor(x0 / reduction), 0), max(math.floor(y0 / reduction), 0)
+    right = min(math.ceil(x1 / reduction), scaled.width)
+    bottom = min(math.ceil(y1 / reduction), scaled.height)
+    assert (right - left) * (bottom - top) < scaled.width * scaled.height / 2
+    whole = face_chips(scaled, [face], CHIP_GEOMETRY, spec, reduction)
+    moved = face.shifted((left * reduction, top * reduction))
+    part = face_chips(scaled.crop((left, top, right, bottom)), [moved], CHIP_GEOMETRY, spec, reduction)
+    assert np.array_equal(part.aligned, whole.aligned)
+    assert part.second is not None and whole.second is not None
+    assert np.array_equal(part.second, whole.second)

@@ -12,12 +12,13 @@ import pytest
 from PIL import Image
 
 from gendersort.faces.resolution import chip_reduction, detection_reduction
+from gendersort.photos import jpeg_band
 from gendersort.photos.decode import open_photo
 from gendersort.photos.imaging import Photo, load_upright
 from gendersort.photos.walk import find_images, found
 from gendersort.pipeline.api import classify_files, read_ahead, shared_analyzer
 from gendersort.pipeline.reading import PhotoReader, load
-from tests.conftest import FIXTURES, save_group_photo
+from tests.conftest import FIXTURES, save_group_photo, save_upright
 
 LARGE = (4000, 3000)
 ROTATE_90_STORED = 6  # EXIF orientation: the stored image must be turned 90 degrees clockwise
@@ -26,13 +27,8 @@ ROTATE_90_STORED = 6  # EXIF orientation: the stored image must be turned 90 deg
 def large_jpeg(orientation: int = 1) -> bytes:
     """astronaut.png (public domain) as a 12-megapixel JPEG, stored turned when `orientation` says so."""
     image = Image.open(FIXTURES / "astronaut.png").convert("RGB").crop((0, 0, 512, 384))
-    image = image.resize(LARGE, Image.Resampling.BICUBIC)
-    exif = Image.Exif()
-    if orientation != 1:
-        image = image.transpose(Image.Transpose.ROTATE_90)  # exif_transpose undoes it with ROTATE_270
-        exif[0x0112] = orientation
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90, exif=exif)
+    save_upright(image.resize(LARGE, Image.Resampling.BICUBIC), buffer, orientation, quality=90)
     return buffer.getvalue()
 
 
@@ -125,10 +121,13 @@ def test_reduced_decode_finds_the_face_where_the_full_decode_does(tmp_path, anal
     assert np.abs(chip.astype(int) - analyzer.chips(full, [expected]).aligned.astype(int)).mean() < 3  # 1
 
 
-def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer):
+@pytest.mark.parametrize("orientation", [1, 3, ROTATE_90_STORED], ids=["upright", "upside-down", "turned"])
+def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer, orientation):
     """So the largest face's chip is the same whether the smaller faces are asked for or not (classify
-    against --faces all, predict and the viewer): it never comes from a finer decode that they need."""
-    path = save_group_photo(tmp_path / "group.jpg")
+    against --faces all, predict and the viewer): it never comes from a finer decode that they need. The
+    finer decode reads the file only down to the rows the small face's chip reaches (the bottom or right
+    of the photo, where EXIF turns the file), and cuts the chip the whole decode would give."""
+    path = save_group_photo(tmp_path / "group.jpg", orientation)
     pending = PhotoReader(analyzer, every_face=True).read(found(path))
     coarsest = detection_reduction(analyzer.detector, (2600, 1600))
     scales = [min(coarsest, chip_reduction([face], analyzer.classifier.geometry)) for face in pending.faces]
@@ -137,6 +136,39 @@ def test_each_face_is_cut_from_the_decode_its_own_size_needs(tmp_path, analyzer)
         photo = open_photo(path, lambda size, scale=scale: scale)
         assert photo.reduction == scale
         assert np.array_equal(chip, analyzer.chips(photo.image, [face], photo.reduction).aligned[0])
+    small = pending.faces[1]
+    band = open_photo(path, lambda size: 1, analyzer.chips_box([small], 1))
+    assert band.image.width * band.image.height < 2600 * 1600 * 0.6, "the rows of the small face alone"
+    assert (band.origin != (0, 0)) == (orientation != 1), "turned, the file's first rows end the photo"
+
+
+@pytest.mark.parametrize("orientation", [1, 3, ROTATE_90_STORED, 8])
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("scale", [1, 2])
+def test_a_band_holds_the_pixels_of_the_whole_decode(tmp_path, orientation, progressive, scale):
+    """A JPEG decoded only down to the rows a box of the upright photo reaches: fewer pixels, the whole
+    decode's in that box, and `origin` says where the band lies, however EXIF turns the file."""
+    path = tmp_path / "photo.jpg"
+    image = Image.open(FIXTURES / "astronaut.png").convert("RGB").resize((1600, 1200))
+    save_upright(image, path, orientation, quality=90, progressive=progressive)
+    # in the middle (from every side the band is over half the file), its sides where rows of MCUs end
+    within = (704.0, 496.0, 896.0, 704.0)
+    whole = open_photo(path, lambda size: scale)
+    band = open_photo(path, lambda size: scale, within)
+    assert (band.reduction, band.full_size) == (scale, (1600, 1200))
+    assert band.image.width * band.image.height < whole.image.width * whole.image.height * 0.65
+    left, top, right, bottom = (round(value / scale) for value in within)
+    x, y = (value // scale for value in band.origin)
+    cut = np.asarray(band.image)[top - y:bottom - y, left - x:right - x]
+    assert cut.shape == (bottom - top, right - left, 3)
+    assert np.array_equal(cut, np.asarray(whole.image)[top:bottom, left:right])
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00", b"\xff\xd8\xff\xe0\x00\x00\xff\xc0",
+                                     b"\xff\xd8\xff\xda\x00\x08", b"\xff\xd8\xff\xc3\x00\x0b\x08\x01"],
+                         ids=["not-a-jpeg", "length-below-two", "scan-before-frame", "lossless"])
+def test_no_band_is_cut_where_the_frame_header_does_not_allow_one(content):
+    assert jpeg_band.frame(io.BytesIO(content)) is None
 
 
 def test_fixed_batches_for_cuda_give_the_same_outputs(analyzer):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gendersort.faces.dlib_chip import dlib_chip
+from gendersort.faces.dlib_chip import dlib_chip, dlib_chip_box
 from gendersort.faces.face import Face
 from gendersort.models.chip_geometry import CHIP_GEOMETRY, ChipGeometry
 from gendersort.models.chip_inputs import DlibChipSpec, FaceChips
+from gendersort.photos.imaging import Box
 
 FILL_COLOUR = (0, 0, 0)
 
@@ -64,6 +65,21 @@ def align_face(image: Image.Image, face: Face, geometry: ChipGeometry = CHIP_GEO
 def eye_distance(face: Face) -> float:
     """How far apart the face's eyes are, in the pixels it was found in."""
     return float(np.linalg.norm(face.keypoints[1] - face.keypoints[0]))
+
+
+def chips_box(face: Face, geometry: ChipGeometry = CHIP_GEOMETRY, second: DlibChipSpec | None = None,
+              reduction: int = 1) -> Box:
+    """The part of the photo (in the face's pixels) that face_chips reads for this face from a decode at
+    1/reduction: its aligned chip's square, a pixel of that decode more for bilinear reading, and the
+    second chip's."""
+    side = geometry.size
+    corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]])
+    reached = corners @ chip_to_image_matrix(face, geometry).T
+    (x0, y0), (x1, y1) = reached.min(axis=0) - reduction, reached.max(axis=0) + reduction
+    if second is None:
+        return x0, y0, x1, y1
+    left, top, right, bottom = dlib_chip_box(face, second, reduction)
+    return min(x0, left), min(y0, top), max(x1, right), max(y1, bottom)
 
 
 def face_chips(image: Image.Image, faces: list[Face], geometry: ChipGeometry = CHIP_GEOMETRY,

@@ -22,6 +22,7 @@ from PIL import Image
 
 from gendersort.faces.face import Face
 from gendersort.models.chip_inputs import DlibChipSpec
+from gendersort.photos.imaging import Box
 
 # Pixel centres: ours lie at +0.5 (the detector's), dlib's at integers.
 DLIB_PIXEL_SHIFT = 0.5
@@ -137,18 +138,23 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(inside[..., None], value, 0).astype(np.uint8)
 
 
+def read_bounds(details: ChipDetails) -> tuple[float, float, float, float]:
+    """What extract_image_chip reads of the image: the turned rectangle grown by the pyramid's border (left,
+    top, right, bottom; before clipping to the image)."""
+    shrunk, grow = rect_down(details.rect), 2.0
+    while rect_area(shrunk) > details.size * details.size:
+        shrunk, grow = rect_down(shrunk), grow * 2 + 2
+    corners = rotated_corners(details.rect, details.angle)
+    return (corners[:, 0].min() - grow, corners[:, 1].min() - grow, corners[:, 0].max() + grow,
+            corners[:, 1].max() + grow)
+
+
 def extract_chip(image: Image.Image, details: ChipDetails) -> np.ndarray:
     """extract_image_chip for one chip: the (size, size, 3) uint8 chip of an RGB image."""
     size, angle = details.size, details.angle
-    depth, shrunk = 0, rect_down(details.rect)
-    grow = 2.0
-    while rect_area(shrunk) > size * size:
-        shrunk, depth, grow = rect_down(shrunk), depth + 1, grow * 2 + 2
-    corners = rotated_corners(details.rect, angle)
-    # the turned rectangle grown by the pyramid's border, clipped to the image, rounded (lround)
-    bounds = (max(corners[:, 0].min() - grow, 0.0), max(corners[:, 1].min() - grow, 0.0),
-              min(corners[:, 0].max() + grow, image.width - 1.0),
-              min(corners[:, 1].max() + grow, image.height - 1.0))
+    left, top, right, bottom = read_bounds(details)
+    # clipped to the image, rounded (lround)
+    bounds = (max(left, 0.0), max(top, 0.0), min(right, image.width - 1.0), min(bottom, image.height - 1.0))
     left, top, right, bottom = (int(math.floor(value + 0.5)) for value in bounds)
     if right < left or bottom < top:
         return np.zeros((size, size, 3), np.uint8)
@@ -162,8 +168,19 @@ def extract_chip(image: Image.Image, details: ChipDetails) -> np.ndarray:
     return bilinear(level, points[..., 0], points[..., 1])
 
 
+def details_at(face: Face, spec: DlibChipSpec, reduction: int) -> ChipDetails:
+    """The second chip's details in the pixels of a decode at 1/reduction (dlib's convention)."""
+    return chip_details(predicted_landmarks(face, spec) / reduction - DLIB_PIXEL_SHIFT, spec)
+
+
 def dlib_chip(image: Image.Image, face: Face, spec: DlibChipSpec, reduction: int = 1) -> np.ndarray:
     """The second chip of one face from an upright RGB image (or that image `reduction` times as large,
     in whose pixels the face was found)."""
-    landmarks = predicted_landmarks(face, spec) / reduction - DLIB_PIXEL_SHIFT
-    return extract_chip(image, chip_details(landmarks, spec))
+    return extract_chip(image, details_at(face, spec, reduction))
+
+
+def dlib_chip_box(face: Face, spec: DlibChipSpec, reduction: int = 1) -> Box:
+    """The part of the photo (in the face's pixels) that dlib_chip reads from a decode at 1/reduction."""
+    left, top, right, bottom = read_bounds(details_at(face, spec, reduction))
+    # dlib's pixel centres at integers, pixels read whole
+    return ((left - 1) * reduction, (top - 1) * reduction, (right + 2) * reduction, (bottom + 2) * reduction)

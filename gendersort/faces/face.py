@@ -30,3 +30,9 @@ class Face:
     @property
     def area(self) -> float:
         return self.width * self.height
+
+    def shifted(self, origin: tuple[float, float]) -> Face:
+        """The same face in the pixels of a part of the image whose top-left corner lies at `origin`."""
+        dx, dy = origin
+        x0, y0, x1, y1 = self.box
+        return Face((x0 - dx, y0 - dy, x1 - dx, y1 - dy), self.keypoints - np.array([dx, dy]), self.score)

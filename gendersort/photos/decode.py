@@ -10,7 +10,17 @@ from typing import BinaryIO
 
 from PIL import Image, features
 
-from gendersort.photos.imaging import Photo, upright_rgb_in_place, upright_size
+from gendersort.photos import jpeg_band
+from gendersort.photos.imaging import (
+    FIRST_ROWS_SIDE,
+    Box,
+    Photo,
+    band_origin,
+    orientation,
+    rows_reaching,
+    upright_rgb_in_place,
+    upright_size,
+)
 from gendersort.photos.walk import HEAD_BYTES, describe_os_error, sniff_format
 
 HEIF_HINT = "HEIC/HEIF needs the heif extra: pip install 'gendersort[heif]'"
@@ -43,29 +53,34 @@ def open_upright(path: str | Path) -> Image.Image:
     return open_photo(path).image
 
 
-def open_photo(path: str | Path, reduction_for: ReductionRule | None = None) -> Photo:
-    """Decode a photo upright in 8-bit RGB; a JPEG at the coarsest DCT scale `reduction_for` allows."""
+def open_photo(path: str | Path, reduction_for: ReductionRule | None = None, within: Box | None = None
+               ) -> Photo:
+    """Decode a photo upright in 8-bit RGB; a JPEG at the coarsest DCT scale `reduction_for` allows, and,
+    when only the box `within` (full-resolution pixels) is wanted, its rows down to that box alone."""
     try:
         with open(path, "rb") as file:
-            return read_photo(file, reduction_for)
+            return read_photo(file, reduction_for, within)
     except OSError as error:
         raise UnreadableImageError(describe_os_error(error, Path(path))) from error
 
 
-def photo_from_bytes(data: bytes, reduction_for: ReductionRule | None = None) -> Photo:
+def photo_from_bytes(data: bytes, reduction_for: ReductionRule | None = None, within: Box | None = None
+                     ) -> Photo:
     """open_photo for content already fetched (from an object store, by a distributed engine): the same
     decode, byte for byte, so the same pixels."""
-    return read_photo(io.BytesIO(data), reduction_for)
+    return read_photo(io.BytesIO(data), reduction_for, within)
 
 
-def read_photo(file: BinaryIO, reduction_for: ReductionRule | None = None) -> Photo:
+def read_photo(file: BinaryIO, reduction_for: ReductionRule | None = None, within: Box | None = None
+               ) -> Photo:
     """Tell the format by the first bytes, then decode (file or memory alike)."""
     kind = supported_format(file.read(HEAD_BYTES))
     file.seek(0)
-    return decode(file, kind, reduction_for)
+    return decode(file, kind, reduction_for, within)
 
 
-def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None) -> Photo:
+def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None, within: Box | None = None
+           ) -> Photo:
     """Pillow's decoding, every failure turned into a sentence.
 
     An image over Pillow's decompression-bomb limit is an error: a nightly job over strangers' files
@@ -78,6 +93,9 @@ def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None
             check_pixel_count(image.size)
             full_size = upright_size(image)  # a JPEG's EXIF comes before its pixels
             reduction = draft(image, reduction_for(image.size)) if reduction_for else 1
+            if within is not None and kind == "JPEG" and (band := first_rows(file, image, within, full_size,
+                                                                             reduction)):
+                return band
             image.load()
             upright = upright_rgb_in_place(image)
             return Photo(upright, upright.size if reduction == 1 else full_size, reduction)
@@ -87,6 +105,31 @@ def decode(file: BinaryIO, kind: str, reduction_for: ReductionRule | None = None
         raise UnreadableImageError(f"{BOMB}: {error}") from error
     except Exception as error:  # Pillow's decoders raise many types (OSError, SyntaxError, ValueError...)
         raise UnreadableImageError(f"cannot decode this {kind} file: {error}") from error
+
+
+def first_rows(file: BinaryIO, image: Image.Image, within: Box, full_size: tuple[int, int],
+               reduction: int) -> Photo | None:
+    """The JPEG decoded (at the scale drafted for `image`) down to the rows that reach across the box
+    `within` of the upright photo, and no further (jpeg_band.py); None where that would be the whole file.
+
+    The band holds the pixels the whole decode has there, and `origin` says where it lies in the whole.
+    """
+    side = FIRST_ROWS_SIDE.get(orientation(image), "top")
+    header = jpeg_band.frame(file)
+    if header is None:
+        return None
+    height = jpeg_band.band_height(header, rows_reaching(within, side, full_size))
+    if height >= header.height:
+        return None
+    try:
+        with Image.open(jpeg_band.WithHeight(file, header, height)) as band:
+            if draft(band, reduction) != reduction:
+                return None
+            band.load()
+            x, y = band_origin(side, image.size[1], band.size[1])
+            return Photo(upright_rgb_in_place(band), full_size, reduction, (x * reduction, y * reduction))
+    except Exception:  # the band only saves time: a file it cannot cut is decoded whole
+        return None
 
 
 def check_pixel_count(size: tuple[int, int]) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gendersort.faces.align import face_chips
+from gendersort.faces.align import chips_box, face_chips
 from gendersort.faces.detector import DETECTOR_PATH, FaceDetector
 from gendersort.faces.face import Face
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
+from gendersort.photos.imaging import Box
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class FaceAnalyzer:
         """The chips the classifier takes of faces found in an image (or in the image `reduction` times as
         large)."""
         return face_chips(image, faces, self.classifier.geometry, self.classifier.second_chip, reduction)
+
+    def chips_box(self, faces: list[Face], reduction: int) -> Box:
+        """The part of a photo (in the faces' pixels) that `chips` reads for these faces from a decode at
+        1/reduction."""
+        boxes = np.array([chips_box(face, self.classifier.geometry, self.classifier.second_chip, reduction)
+                          for face in faces])
+        return (*boxes[:, :2].min(axis=0).tolist(), *boxes[:, 2:].max(axis=0).tolist())
 
     def analyze(self, image: Image.Image, main_only: bool = False) -> list[FaceResult]:
         """The faces in an upright RGB image, the main face first, each with its probability of 'male'.

@@ -2,8 +2,8 @@
 
 A JPEG is decoded at the coarsest DCT scale that keeps the detector's views sharp (see faces/resolution.py);
 only when a chosen face is too small there for a sharp chip is the file decoded again, finer (each face's
-chip at the scale that face alone needs). Faces are located in full-resolution pixels either way, so the
-rows do not depend on the scale.
+chip at the scale that face alone needs), and only down to the rows its chip reaches (photos/jpeg_band.py).
+Faces are located in full-resolution pixels either way, so the rows do not depend on the scale.
 
 This is the engine-neutral core: a photo comes in as a file the walker found or as bytes a distributed
 engine fetched (PhotoBytes), and both go through the same code; any exception becomes the photo's error.
@@ -17,7 +17,7 @@ from gendersort.faces.face import Face
 from gendersort.faces.resolution import chip_reduction, detection_reduction
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.photos.decode import ReductionRule, UnreadableImageError, open_photo, photo_from_bytes
-from gendersort.photos.imaging import Photo
+from gendersort.photos.imaging import Box, Photo
 from gendersort.photos.walk import FoundFile
 from gendersort.pipeline.analysis import FaceAnalyzer
 
@@ -37,14 +37,16 @@ class PhotoBytes:
 PhotoItem = FoundFile | PhotoBytes
 
 
-def load(found: PhotoItem, reduction_for: ReductionRule | None = None) -> tuple[Photo | None, str]:
-    """A photo as upright RGB, or the reason there is none (the one place photos are decoded)."""
+def load(found: PhotoItem, reduction_for: ReductionRule | None = None, within: Box | None = None
+         ) -> tuple[Photo | None, str]:
+    """A photo as upright RGB, or the reason there is none (the one place photos are decoded); `within`:
+    only that box of it is wanted (decode.py may decode less)."""
     if found.error:
         return None, found.error
     try:
         if isinstance(found, PhotoBytes):
-            return photo_from_bytes(found.data, reduction_for), ""
-        return open_photo(found.path, reduction_for), ""
+            return photo_from_bytes(found.data, reduction_for, within), ""
+        return open_photo(found.path, reduction_for, within), ""
     except UnreadableImageError as error:
         return None, str(error)
 
@@ -103,12 +105,14 @@ class PhotoReader:
         scales = [min(photo.reduction, chip_reduction([face], geometry)) for face in faces]
         chips = FaceChips.empty(len(faces), geometry, self.analyzer.classifier.second_chip)
         for scale in sorted(set(scales), reverse=True):
+            wanted = [index for index, needed in enumerate(scales) if needed == scale]
             if scale < photo.reduction:
-                photo, error = load(found, fixed_reduction(scale))
+                within = self.analyzer.chips_box([faces[at] for at in wanted], scale)
+                photo, error = load(found, fixed_reduction(scale), within)
                 if photo is None:
                     return None, error
-            wanted = [index for index, needed in enumerate(scales) if needed == scale]
-            chips.put(wanted, self.analyzer.chips(photo.image, [faces[at] for at in wanted], photo.reduction))
+            located = [faces[at].shifted(photo.origin) for at in wanted]
+            chips.put(wanted, self.analyzer.chips(photo.image, located, photo.reduction))
         return chips, ""
 
 
