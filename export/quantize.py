@@ -1,12 +1,14 @@
 """int8 versions of the shipped graphs for the CPU: static quantization with onnxruntime, calibrated on real
 inputs (issue #26).
 
-    python -m export.quantize classifier gendersort/models/gender.onnx      # -> gender.int8.onnx beside it
+    python -m export.quantize classifier gendersort/models/gender.onnx \
+        --second-chips build/chips/second                                  # -> gender.int8.onnx beside it
     python -m export.quantize detector gendersort/models/face_detector.onnx \
         --exclude regressor_face_4,classifier_face_4                      # its output layers kept float
 
 The classifier is calibrated on chips the runtime's own detector and aligner cut (export/chips.py's context
-chips, centre crop), the detector on the views it looks through (faces/detector.py) of real photos; both
+chips, centre crop; for a graph that also takes Cydral's chip, export.chips --second-chip's chips of the
+same faces), the detector on the views it looks through (faces/detector.py) of real photos; both
 from the train parts, so that the val parts that decide whether the CPU may run the int8 graph
 (export/quantized_accuracy.py) were not used to fit it. Weights are quantized per channel, activations per
 tensor, with min-max ranges. The int8 graph keeps the float graph's metadata, its model_version marked
@@ -43,26 +45,32 @@ SEED = 26
 
 
 class Batches(CalibrationDataReader):
-    """Feeds onnxruntime's calibrator one input batch at a time."""
+    """Feeds onnxruntime's calibrator one batch of every input at a time."""
 
-    def __init__(self, input_name: str, inputs: np.ndarray) -> None:
-        self.batches = iter([{input_name: inputs[start:start + CALIBRATION_BATCH]}
-                             for start in range(0, len(inputs), CALIBRATION_BATCH)])
+    def __init__(self, inputs: dict[str, np.ndarray]) -> None:
+        count = len(next(iter(inputs.values())))
+        self.batches = iter([{name: batch[start:start + CALIBRATION_BATCH] for name, batch in inputs.items()}
+                             for start in range(0, count, CALIBRATION_BATCH)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self.batches, None)
 
 
-def chips_for_calibration(sets: list[str], chips_dir: Path, per_set: int) -> np.ndarray:
-    """`per_set` chips of each set's train part, drawn at random, as the classifier takes them."""
+def chips_for_calibration(sets: list[str], chips_dir: Path, per_set: int,
+                          second_dir: Path | None = None) -> list[np.ndarray]:
+    """`per_set` faces of each set's train part, drawn at random, as the classifier takes them: their
+    aligned chips and, from `second_dir`, the same faces' second chips."""
     rng = np.random.default_rng(SEED)
-    drawn = []
+    aligned, second = [], []
     for name in sets:
         with np.load(chips_dir / f"{set_stem(name)}-train.npz") as data:
             chips, margin = data["chips"], int(data["margin"])
-            picked = rng.choice(len(chips), min(per_set, len(chips)), replace=False)
-            drawn.append(centre_crop(chips[np.sort(picked)], margin))
-    return np.ascontiguousarray(np.concatenate(drawn))
+            picked = np.sort(rng.choice(len(chips), min(per_set, len(chips)), replace=False))
+            aligned.append(centre_crop(chips[picked], margin))
+        if second_dir is not None:
+            with np.load(second_dir / f"{set_stem(name)}-train.npz") as data:
+                second.append(data["chips"][picked])
+    return [np.ascontiguousarray(np.concatenate(drawn)) for drawn in (aligned, second) if drawn]
 
 
 def views_for_calibration(sets: list[str], per_set: int) -> np.ndarray:
@@ -80,17 +88,21 @@ def views_for_calibration(sets: list[str], per_set: int) -> np.ndarray:
     return np.stack(views)
 
 
-def quantize(float_path: Path, inputs: np.ndarray, out_path: Path, calibrated_on: str, form: str,
+def graph_inputs(float_path: Path) -> list[str]:
+    return [item.name for item in onnx.load(str(float_path)).graph.input]
+
+
+def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibrated_on: str, form: str,
              operators: list[str] | None, kept_float: list[str]) -> None:
     """Writes the int8 graph of `float_path` (`form`: FORMATS; `operators`: the types quantized, None for
-    every one onnxruntime can; `kept_float`: nodes left as they are), calibrated on `inputs`, with the
-    float graph's metadata."""
+    every one onnxruntime can; `kept_float`: nodes left as they are), calibrated on `inputs` (one array
+    per graph input, in the graph's order), with the float graph's metadata."""
     original = onnx.load(str(float_path))
-    input_name = original.graph.input[0].name
+    named = dict(zip([item.name for item in original.graph.input], inputs, strict=True))
     with tempfile.TemporaryDirectory() as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(out_path), Batches(input_name, inputs),
+        quantize_static(str(prepared), str(out_path), Batches(named),
                         quant_format=FORMATS[form], op_types_to_quantize=operators,
                         nodes_to_exclude=kept_float,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -118,17 +130,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="default: the float graph's path, .int8.onnx")
     parser.add_argument("--chips", type=Path, default=Path("build/chips/context"),
                         help="export/chips.py's context chips (the classifier's calibration)")
+    parser.add_argument("--second-chips", type=Path,
+                        help="export.chips --second-chip's chips of the same faces, for a graph taking both")
     parser.add_argument("--per-set", type=int, default=200, help="train-part inputs per set")
     parser.add_argument("--format", choices=FORMATS, default="qoperator")
     parser.add_argument("--operators", help="comma-separated operator types to quantize (default: all)")
     parser.add_argument("--exclude", default="", help="comma-separated node names kept float")
     args = parser.parse_args()
     if args.kind == "classifier":
-        inputs = chips_for_calibration(args.sets, args.chips, args.per_set)
-        described = f"{len(inputs)} chips, {args.per_set} per train part of {', '.join(args.sets)}"
+        takes_second = len(graph_inputs(args.model)) > 1
+        if takes_second and args.second_chips is None:
+            parser.error(f"{args.model} also takes Cydral's chip: give --second-chips "
+                         "(export.chips --second-chip)")
+        inputs = chips_for_calibration(args.sets, args.chips, args.per_set,
+                                       args.second_chips if takes_second else None)
+        described = f"{len(inputs[0])} faces' chips, {args.per_set} per train part of {', '.join(args.sets)}"
     else:
-        inputs = views_for_calibration(args.sets, args.per_set)
-        described = (f"{len(inputs)} detector views of {args.per_set} photos per train part of "
+        inputs = [views_for_calibration(args.sets, args.per_set)]
+        described = (f"{len(inputs[0])} detector views of {args.per_set} photos per train part of "
                      f"{', '.join(args.sets)}")
     operators = args.operators.split(",") if args.operators else None
     kept_float = [name for name in args.exclude.split(",") if name]

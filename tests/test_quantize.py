@@ -12,6 +12,7 @@ from PIL import Image
 
 from gendersort.faces.detector import DETECTOR_PATH, FaceDetector
 from gendersort.faces.nms import iou
+from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 from gendersort.models.session import OnnxModel, quantized_path
 from gendersort.pipeline.analysis import FaceAnalyzer
@@ -29,10 +30,14 @@ def quantized(tmp_path_factory) -> Path:
     chips = cut_chips(work)
     models = work / "models"
     models.mkdir()
+    second = run_module("export.chips", str(work / "data"), "--splits", "train", "--detections",
+                        str(work / "detections"), "--second-chip", "export/second_chip.json", "--out",
+                        str(work / "second"), "--workers", "1")
+    assert "data-train: 6 chips" in second
     for kind, source in (("classifier", CLASSIFIER_PATH), ("detector", DETECTOR_PATH)):
         shutil.copy(source, models / source.name)
         made = run_module("export.quantize", kind, str(models / source.name), str(work / "data"),
-                          "--chips", str(chips), "--per-set", "6")
+                          "--chips", str(chips), "--second-chips", str(work / "second"), "--per-set", "6")
         assert f"{quantized_path(models / source.name)}:" in made and "-int8" in made
     return models
 
@@ -54,13 +59,16 @@ def test_the_int8_classifier_agrees_with_the_float_one_on_real_chips(quantized):
     for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
         image = Image.open(FIXTURES / name).convert("RGB")
         faces = analyzer.detector.detect(image, main_only=True)
-        faces_chips.append(analyzer.chips(image, faces[:1]).aligned)
-    aligned = np.concatenate(faces_chips)
+        faces_chips.append(analyzer.chips(image, faces[:1]))
+    chips = FaceChips(*(np.concatenate([getattr(face, part) for face in faces_chips])
+                        for part in ("aligned", "second")))
     float_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name,
-                               quantized=False).p_male(aligned)
-    int8_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name).p_male(aligned)
+                               quantized=False).p_male(chips)
+    int8_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name).p_male(chips)
     assert np.array_equal(float_p >= 0.5, int8_p >= 0.5)
-    assert np.abs(float_p - int8_p).max() < 0.1
+    # calibrated on 6 fixture chips only: v4's int8 graph moved p_male by < 0.1 here, v5's (quality terms,
+    # the member's log-odds weighing 1.03) by up to 0.2; the val parts' figures are docs/benchmarks.md's
+    assert np.abs(float_p - int8_p).max() < 0.25
     assert not np.array_equal(float_p, int8_p), "the int8 graph ran, not the float one"
 
 
