@@ -88,8 +88,8 @@ def views_for_calibration(sets: list[str], per_set: int) -> np.ndarray:
     return np.stack(views)
 
 
-def graph_inputs(float_path: Path) -> list[str]:
-    return [item.name for item in onnx.load(str(float_path)).graph.input]
+def graph_inputs(graph: onnx.ModelProto) -> list[str]:
+    return [item.name for item in graph.graph.input]
 
 
 def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibrated_on: str, form: str,
@@ -98,7 +98,7 @@ def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibra
     every one onnxruntime can; `kept_float`: nodes left as they are), calibrated on `inputs` (one array
     per graph input, in the graph's order), with the float graph's metadata."""
     original = onnx.load(str(float_path))
-    named = dict(zip([item.name for item in original.graph.input], inputs, strict=True))
+    named = dict(zip(graph_inputs(original), inputs, strict=True))
     with tempfile.TemporaryDirectory() as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--exclude", default="", help="comma-separated node names kept float")
     args = parser.parse_args()
     if args.kind == "classifier":
-        takes_second = len(graph_inputs(args.model)) > 1
+        takes_second = len(graph_inputs(onnx.load(str(args.model)))) > 1
         if takes_second and args.second_chips is None:
             parser.error(f"{args.model} also takes Cydral's chip: give --second-chips "
                          "(export.chips --second-chip)")
