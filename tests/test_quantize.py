@@ -60,8 +60,7 @@ def test_the_int8_classifier_agrees_with_the_float_one_on_real_chips(quantized):
         image = Image.open(FIXTURES / name).convert("RGB")
         faces = analyzer.detector.detect(image, main_only=True)
         faces_chips.append(analyzer.chips(image, faces[:1]))
-    chips = FaceChips(*(np.concatenate([getattr(face, part) for face in faces_chips])
-                        for part in ("aligned", "second")))
+    chips = FaceChips.concatenate(faces_chips)
     float_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name,
                                quantized=False).p_male(chips)
     int8_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name).p_male(chips)
