@@ -15,7 +15,8 @@ from gendersort.faces.nms import iou
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 from gendersort.models.session import OnnxModel, quantized_path
-from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.analysis import INT8_DETECTOR, FaceAnalyzer, classifier_version
+from gendersort.pipeline.api import classify_paths
 from tests.conftest import FIXTURES
 from tests.export_steps import cut_chips, run_module
 
@@ -81,3 +82,17 @@ def test_the_int8_detector_finds_the_faces_the_float_one_finds(quantized):
         assert len(found[0]) == len(found[1]), name
         for float_face, int8_face in zip(*found, strict=True):
             assert iou(np.array(float_face.box), np.array([int8_face.box]))[0] > 0.8, name
+
+
+def test_every_row_says_which_graphs_ran(quantized):
+    """The int8 classifier marks its version (-int8); the int8 detector marks the run's (+int8-detector):
+    other faces make other rows, so a resumed run redoes rows of the other graphs."""
+    int8 = FaceAnalyzer(device="cpu", classifier_path=quantized / CLASSIFIER_PATH.name,
+                        detector_path=quantized / DETECTOR_PATH.name)
+    floats = FaceAnalyzer(device="cpu", classifier_path=quantized / CLASSIFIER_PATH.name,
+                          detector_path=quantized / DETECTOR_PATH.name, quantized=False)
+    assert floats.version == floats.classifier.version and not floats.detector.model.int8
+    assert int8.version == f"{floats.version}-int8{INT8_DETECTOR}"
+    assert classifier_version(int8.version) == int8.classifier.version
+    (row,) = classify_paths([FIXTURES / "astronaut.png"], analyzer=int8)
+    assert row.model_version == int8.version

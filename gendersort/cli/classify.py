@@ -147,9 +147,9 @@ def classify(
     check_output(out, overwrite=overwrite, resume=resume)
     check_monitoring(summary, metrics, overwrite=overwrite, resume=resume)
     analyzer = load_models(device, quiet, workers, model)
-    run = RunSummary("classify", out, analyzer.classifier.version, analyzer.classifier.model.chosen)
+    run = RunSummary("classify", out, analyzer.version, analyzer.classifier.model.chosen)
     target = TargetAccuracy(target_accuracy) if target_accuracy is not None else None
-    finished = partial(finished_rows, model_version=analyzer.classifier.version,
+    finished = partial(finished_rows, model_version=analyzer.version,
                        every_face=faces.value == "all")
     run.rows = expected = ExpectedAccuracy()
     with monitored(run, summary, metrics):

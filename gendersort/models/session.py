@@ -40,6 +40,7 @@ class OnnxModel:
         self.session, self.without_cuda = open_session(Path(path), options, device, batch=cuda_batch or 1,
                                                        cpu_path=cpu_path)
         self.path = cpu_path if self.provider == CPU else Path(path)  # the graph that runs
+        self.int8 = self.path == int8_path
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self.input_names = [given.name for given in self.session.get_inputs()]
         self.fixed_batch = cuda_batch if self.provider == CUDA else None

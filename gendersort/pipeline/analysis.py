@@ -15,6 +15,10 @@ from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 from gendersort.photos.imaging import Box
 
+# Added to the classifier's version in every row when the detector that found the faces was its int8 graph
+# (export/quantize.py; the CPU runs it where it lies beside the float one): other faces, other rows.
+INT8_DETECTOR = "+int8-detector"
+
 
 @dataclass(frozen=True)
 class FaceResult:
@@ -32,6 +36,11 @@ class FaceAnalyzer:
                                      quantized=quantized)
         self.classifier = GenderClassifier(device=device, threads=threads, model_path=classifier_path,
                                            quantized=quantized)
+
+    @property
+    def version(self) -> str:
+        """What every row's model_version says: the classifier's version, and which detector graph ran."""
+        return run_version(self.classifier, self.detector)
 
     def chips(self, image: Image.Image, faces: list[Face], reduction: int = 1) -> FaceChips:
         """The chips the classifier takes of faces found in an image (or in the image `reduction` times as
@@ -60,3 +69,13 @@ class FaceAnalyzer:
             return []
         p_male = self.classifier.p_male(FaceChips.concatenate(chip_sets))
         return np.split(p_male, np.cumsum([len(chips) for chips in chip_sets])[:-1])
+
+
+def run_version(classifier: GenderClassifier, detector: FaceDetector) -> str:
+    """The model_version of rows made with these two models (FaceAnalyzer.version)."""
+    return classifier.version + (INT8_DETECTOR if detector.model.int8 else "")
+
+
+def classifier_version(model_version: str) -> str:
+    """The classifier's own version in a row's model_version (run_version's mark taken off)."""
+    return model_version.removesuffix(INT8_DETECTOR)

@@ -150,7 +150,7 @@ class ClassifierQueue:
         pending, self.pending, self.faces = self.pending, [], 0
         readable = [item for item in pending if item.chips is not None]
         p_male = iter(self.analyzer.p_male_per_image([item.chips for item in readable]))
-        version = self.analyzer.classifier.version
+        version = self.analyzer.version
         for item in pending:
             found = item.found
             common = {"path": str(found.path), "model_version": version, "size": found.size,

@@ -16,7 +16,7 @@ from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import model_path
 from gendersort.outputs.writers import check_output
 from gendersort.photos.walk import check_paths_exist, found
-from gendersort.pipeline.analysis import FaceAnalyzer
+from gendersort.pipeline.analysis import FaceAnalyzer, classifier_version
 from gendersort.pipeline.api import classify_files
 from gendersort.printable import echo
 from gendersort.progress import progress
@@ -115,9 +115,10 @@ def score(labelled: LabelsFile, groupings: list[GroupBy], rows: list[ResultRow],
 
 
 def check_model(rows: list[ResultRow], results: Path, model: str) -> None:
-    """Refuse results of a model other than the one --model names: their figures would be read as its."""
+    """Refuse results of a model other than the one --model names: their figures would be read as its
+    (whichever detector graph found the faces)."""
     version = GenderClassifier(device="cpu", threads=1, model_path=model_path(model)).version
-    others = sorted({row.model_version for row in rows if row.model_version} - {version})
+    others = sorted({classifier_version(row.model_version) for row in rows if row.model_version} - {version})
     if others:
         raise BadOptionError(f"{results} holds rows of model {', '.join(others)}, not {version} (--model "
                              f"{model}); leave --model out to score them, or classify with --model {model}")

@@ -133,7 +133,7 @@ class SortJob:
         else:
             if not self.classified.exists():
                 self.manifest.parent.mkdir(parents=True, exist_ok=True)
-                version = self.analyzer.classifier.version
+                version = self.analyzer.version
                 with open_results(str(self.classifying), "csv", resume=True,
                                   keep=partial(finished_rows, model_version=version)) as (writer, kept):
                     for result in self.classified_results(unfinished(self.unsorted(), kept)):

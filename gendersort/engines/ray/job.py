@@ -23,10 +23,12 @@ from gendersort.engines.ray.listing import filesystem_of, is_uri, list_photos
 from gendersort.engines.ray.parquet import ParquetSink, done_keys, is_done
 from gendersort.engines.ray.resources import IO_CPUS, block_photos, io_tasks, plan_actors
 from gendersort.errors import BadOptionError
+from gendersort.faces.detector import FaceDetector
 from gendersort.models.classifier import GenderClassifier
 from gendersort.models.registry import DEFAULT_MODEL, model_path
 from gendersort.outputs.parquet_parts import KEY_COLUMNS, dest_files, photo_keys, written_rows
 from gendersort.outputs.writers import ROWS_PER_FILE, OutputExistsError, OutputLock
+from gendersort.pipeline.analysis import run_version
 from gendersort.pipeline.api import BATCH_SIZE
 from gendersort.pipeline.results import ERROR, FACE_MODE_ALIASES, Tally
 from gendersort.wording import counted
@@ -67,7 +69,8 @@ def classify_to_parquet(source: str, dest: str, *, resume: bool = False, overwri
         raise BadOptionError("--resume and --overwrite contradict each other; choose one")
     filesystem, listing = list_photos(source, recursive)
     dest_filesystem, root = filesystem_of(dest)
-    version = GenderClassifier(device="cpu", threads=1, model_path=model_path(model)).version
+    version = run_version(GenderClassifier(device="cpu", threads=1, model_path=model_path(model)),
+                          FaceDetector(device="cpu", threads=1))
     run = RayRun(listed=listing.num_rows)
     with nullcontext() if is_uri(dest) else OutputLock(Path(dest)):
         parts, temporary = dest_files(dest_filesystem, root)
