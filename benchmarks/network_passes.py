@@ -34,6 +34,7 @@ import onnxruntime
 import gendersort.faces.detector as detector_module
 import gendersort.pipeline.reading as reading_module
 from benchmarks.inputs import PORTRAITS, listed, make_inputs, portraits_missing
+from benchmarks.throughput import COUNTS
 from export.without_mirror import without_mirror
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
@@ -43,7 +44,6 @@ from gendersort.pipeline.reading import PhotoReader
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 32
-COUNTS = {"12mp": 60, "250px": 2000, PORTRAITS: 2000, "500px": 400, "crops": 2000}  # what inputs.py makes
 PROFILE_RUNS = 5
 
 
@@ -204,7 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=str(ROOT / "build" / "bench"), help="where inputs are made")
     parser.add_argument("--kinds", default=f"250px,{PORTRAITS},12mp")
-    parser.add_argument("--count", type=int, default=300, help="photos per kind (at most COUNTS)")
+    parser.add_argument("--count", type=int, default=300, help="photos per kind (of those made)")
     parser.add_argument("--model", type=Path, default=CLASSIFIER_PATH)
     args = parser.parse_args()
     analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=args.model)
