@@ -83,10 +83,13 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another gender ONNX model (e.g. the previous version), "
                         "measured in turn with the first, rounds alternating")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="onnxruntime's threads (default: one per core; classify "
+                        "gives each of its workers one core's share, 1 on 2 cores)")
     args = parser.parse_args()
-    analyzers = {"model": FaceAnalyzer(device=args.device, classifier_path=args.model)}
+    analyzers = {"model": FaceAnalyzer(device=args.device, threads=args.threads, classifier_path=args.model)}
     if args.against:
-        analyzers["against"] = FaceAnalyzer(device=args.device, classifier_path=args.against)
+        analyzers["against"] = FaceAnalyzer(device=args.device, threads=args.threads,
+                                            classifier_path=args.against)
     chips = {name: real_chips(args.chips, args.second_chips, analyzer)
              for name, analyzer in analyzers.items()}
     for name, analyzer in analyzers.items():
