@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIXTURE_PHOTOS = ("astronaut.png", "camera.png")
 KINDS = ("12mp", "500px", "250px", "crops")
-PORTRAITS = "portraits"  # needs build/data: made only where it was built (portraits_missing)
+PORTRAITS = "portraits"  # needs build/data: made only where it was built (makeable)
 FOLDER_SIZE = 500
 LARGE = (4000, 3000)
 SMALL_SIDES = {"500px": 500, "250px": 250, PORTRAITS: 250}  # the longer side of the small kinds
@@ -61,10 +61,13 @@ def portrait_sources() -> list[Path]:
     return [path for turn in zip(*per_set, strict=False) for path in turn]
 
 
-def portraits_missing() -> str:
-    """Why the portraits cannot be made here ("" when they can)."""
+def makeable(kinds: list[str]) -> list[str]:
+    """The kinds that can be made here: the portraits only where build/data was built (said when not)."""
     absent = [name for name in FACESETS if not (FACESETS_DIR / name / "val").is_dir()]
-    return f"no {', '.join(absent)} under {FACESETS_DIR} (../shared/data/README.md)" if absent else ""
+    if PORTRAITS not in kinds or not absent:
+        return kinds
+    print(f"leaving out {PORTRAITS}: no {', '.join(absent)} under {FACESETS_DIR} (../shared/data/README.md)")
+    return [kind for kind in kinds if kind != PORTRAITS]
 
 
 def variant(image: Image.Image, index: int) -> Image.Image:

@@ -33,7 +33,7 @@ import onnxruntime
 
 import gendersort.faces.detector as detector_module
 import gendersort.pipeline.reading as reading_module
-from benchmarks.inputs import PORTRAITS, listed, make_inputs, portraits_missing
+from benchmarks.inputs import PORTRAITS, listed, make_inputs, makeable
 from benchmarks.throughput import COUNTS
 from export.without_mirror import without_mirror
 from gendersort.models.chip_inputs import FaceChips
@@ -209,10 +209,7 @@ def main() -> None:
     args = parser.parse_args()
     analyzer = FaceAnalyzer(device="cpu", threads=1, classifier_path=args.model)
     all_chips: list[FaceChips] = []
-    for kind in args.kinds.split(","):
-        if kind == PORTRAITS and portraits_missing():
-            print(f"leaving out {PORTRAITS}: {portraits_missing()}")
-            continue
+    for kind in makeable(args.kinds.split(",")):
         paths = listed(make_inputs(Path(args.inputs), kind, COUNTS[kind]))[:args.count]
         steps = Steps()
         with ExitStack() as stack:

@@ -33,7 +33,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.inputs import KINDS, PORTRAITS, listed, make_inputs, portraits_missing
+from benchmarks.inputs import KINDS, PORTRAITS, listed, make_inputs, makeable
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / "build" / "peer-venv"
@@ -308,10 +308,7 @@ def main() -> None:
         args.seconds = min(args.seconds, 3.0)
     counts = QUICK_COUNTS if args.quick else COUNTS
     root = Path(args.inputs)
-    kinds = args.kinds.split(",")
-    if PORTRAITS in kinds and portraits_missing():
-        print(f"leaving out {PORTRAITS}: {portraits_missing()}")
-        kinds.remove(PORTRAITS)
+    kinds = makeable(args.kinds.split(","))
     print(f"{CORES} cores, --workers {args.workers}, --batch-size {args.batch_size}, --device {args.device}")
     if not args.no_compare:
         python = None if args.no_peer else peer_python()

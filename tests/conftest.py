@@ -82,6 +82,20 @@ def detector():
     return FaceDetector(device="cpu")
 
 
+def fixture_face_chips():
+    """The chips the classifier takes of the main face of three fixture photos (a woman, a man, a tilted
+    face), cut by the runtime's own (float) detector and aligner (FaceChips)."""
+    from gendersort.models.chip_inputs import FaceChips
+    from gendersort.pipeline.analysis import FaceAnalyzer
+
+    analyzer = FaceAnalyzer(device="cpu", quantized=False)
+    chips = []
+    for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
+        image = Image.open(FIXTURES / name).convert("RGB")
+        chips.append(analyzer.chips(image, analyzer.detector.detect(image, main_only=True)[:1]))
+    return FaceChips.concatenate(chips)
+
+
 def needs_shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA.joinpath(*parts)

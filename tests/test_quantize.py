@@ -12,12 +12,11 @@ from PIL import Image
 
 from gendersort.faces.detector import DETECTOR_PATH, FaceDetector
 from gendersort.faces.nms import iou
-from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
 from gendersort.models.session import OnnxModel, quantized_path
 from gendersort.pipeline.analysis import INT8_DETECTOR, FaceAnalyzer, classifier_version
 from gendersort.pipeline.api import classify_paths
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, fixture_face_chips
 from tests.export_steps import cut_chips, run_module
 
 pytest.importorskip("onnx")  # export/ needs it (the train extra); the runtime does not
@@ -55,13 +54,7 @@ def test_the_cpu_runs_the_int8_graph_beside_the_float_one_and_says_so(quantized)
 
 
 def test_the_int8_classifier_agrees_with_the_float_one_on_real_chips(quantized):
-    analyzer = FaceAnalyzer(device="cpu", quantized=False)
-    faces_chips = []
-    for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
-        image = Image.open(FIXTURES / name).convert("RGB")
-        faces = analyzer.detector.detect(image, main_only=True)
-        faces_chips.append(analyzer.chips(image, faces[:1]))
-    chips = FaceChips.concatenate(faces_chips)
+    chips = fixture_face_chips()
     float_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name,
                                quantized=False).p_male(chips)
     int8_p = GenderClassifier(device="cpu", model_path=quantized / CLASSIFIER_PATH.name).p_male(chips)

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from gendersort.models.chip_inputs import FaceChips
 from gendersort.models.classifier import CLASSIFIER_PATH, GenderClassifier
-from gendersort.pipeline.analysis import FaceAnalyzer
-from tests.conftest import FIXTURES
+from tests.conftest import fixture_face_chips
 from tests.export_steps import run_module
 
 onnx = pytest.importorskip("onnx")  # export/ needs it (the train extra); the runtime does not
-
-
-def fixture_chips() -> FaceChips:
-    analyzer = FaceAnalyzer(device="cpu")
-    chips = []
-    for name in ("astronaut.png", "camera.png", "tilted_face.jpg"):
-        image = Image.open(FIXTURES / name).convert("RGB")
-        chips.append(analyzer.chips(image, analyzer.detector.detect(image, main_only=True)[:1]))
-    return FaceChips.concatenate(chips)
 
 
 def test_the_graph_without_the_mirror_pass_runs_the_chip_alone(tmp_path):
@@ -36,7 +25,7 @@ def test_the_graph_without_the_mirror_pass_runs_the_chip_alone(tmp_path):
     whole = GenderClassifier(device="cpu", quantized=False)
     single = GenderClassifier(device="cpu", model_path=made)
     assert single.version == f"{whole.version}-no-mirror"
-    chips = fixture_chips()
+    chips = fixture_face_chips()
     mirrored = FaceChips(np.ascontiguousarray(chips.aligned[:, :, ::-1]), chips.second)
     # The whole graph averages the chip with its mirror image: mirroring the chip changes nothing. One pass
     # sees the chip as it is, so mirroring it moves p_male; the two stay close (the passes mostly agree).
